@@ -1,0 +1,91 @@
+/**
+ * Value parsers for environment variables. Each returns `{ ok: true, value }` or
+ * `{ ok: false, expected }`, where `expected` completes the sentence "expected ...".
+ */
+
+/** Result of parsing one variable. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+
+/** Parses booleans the way Go's `strconv.ParseBool` does, so values valid for the Go image stay valid. */
+export function parseBool(raw: string): Parsed<boolean> {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return { ok: true, value: true };
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return { ok: true, value: false };
+  return { ok: false, expected: "a boolean (true/false, 1/0, t/f)" };
+}
+
+/** Parses a decimal integer within `[min, max]`. */
+export function parseInteger(raw: string, min: number, max: number): Parsed<number> {
+  const expected = `an integer from ${min} to ${max}`;
+  if (!/^[+-]?\d+$/.test(raw.trim())) return { ok: false, expected };
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < min || value > max) return { ok: false, expected };
+  return { ok: true, value };
+}
+
+/** Parses a TCP port; 0 asks the OS for a free port (used by tests). */
+export function parsePort(raw: string): Parsed<number> {
+  return parseInteger(raw, 0, 65535);
+}
+
+const UNIT_US: Record<string, number> = {
+  ns: 0.001,
+  us: 1,
+  µs: 1,
+  μs: 1,
+  ms: 1000,
+  s: 1_000_000,
+  m: 60_000_000,
+  h: 3_600_000_000,
+};
+
+/**
+ * Parses a Go duration (`10ms`, `1.5s`, `1m30s`) into microseconds. A bare number uses
+ * `bareUnit` (`us` for DD_APPSEC_WAF_TIMEOUT, as dd-trace-go reads it; `s` for our own timeouts).
+ */
+export function parseDurationUs(raw: string, bareUnit: "us" | "s"): Parsed<number> {
+  const expected = `a duration such as 10ms, 2s or 1m30s${bareUnit === "us" ? " (a bare number is microseconds)" : " (a bare number is seconds)"}`;
+  const text = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    return { ok: true, value: (Number(text) * UNIT_US[bareUnit]) as number };
+  }
+  const part = /(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let match = part.exec(text); match; match = part.exec(text)) {
+    total += (Number(match[1]) * UNIT_US[match[2] as string]) as number;
+    consumed = part.lastIndex;
+  }
+  if (consumed === 0 || consumed !== text.length) return { ok: false, expected };
+  return { ok: true, value: total };
+}
+
+/** Accepts an IPv4 or IPv6 literal (Go requires an IP for the listen host). */
+export function parseIp(raw: string): Parsed<string> {
+  const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+  const ipv6 = /^[0-9a-fA-F:.]+$/;
+  if (ipv4.test(raw) || (raw.includes(":") && ipv6.test(raw))) return { ok: true, value: raw };
+  return { ok: false, expected: "an IP address such as 0.0.0.0 or ::" };
+}
+
+/** Accepts any non-empty string. */
+export function parseText(raw: string): Parsed<string> {
+  return raw.length > 0 ? { ok: true, value: raw } : { ok: false, expected: "a non-empty value" };
+}
+
+/** Accepts one of the given words. */
+export function parseChoice<T extends string>(raw: string, choices: readonly T[]): Parsed<T> {
+  const found = choices.find((choice) => choice === raw.trim().toLowerCase());
+  return found
+    ? { ok: true, value: found }
+    : { ok: false, expected: `one of ${choices.join(", ")}` };
+}
+
+/** Accepts a regular expression that JavaScript can compile (libddwaf uses RE2, a subset). */
+export function parseRegExp(raw: string): Parsed<string> {
+  try {
+    new RegExp(raw);
+    return { ok: true, value: raw };
+  } catch {
+    return { ok: false, expected: "a valid regular expression" };
+  }
+}

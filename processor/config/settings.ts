@@ -1,0 +1,343 @@
+/**
+ * The settings table: every environment variable the processor reads, with its default, parser and
+ * meaning. It is the single source for `loadConfig`, the README's configuration table and the
+ * chart tests (which check that the chart sets no variable missing from here).
+ *
+ * Invalid values stop startup (exit code 2). The Go image instead warns and falls back to the
+ * default; we reject because a typo in a security product's config must not pass silently, and a
+ * Go-valid value is always valid here too (same boolean, integer and duration syntax).
+ */
+import type { LogLevel } from "../log.ts";
+import {
+  type Parsed,
+  parseBool,
+  parseChoice,
+  parseDurationUs,
+  parseInteger,
+  parseIp,
+  parsePort,
+  parseRegExp,
+  parseText,
+} from "./parse.ts";
+
+/** The processor's typed configuration, read once at startup and frozen. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly tls: boolean;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tlsReloadIntervalMs: number;
+  readonly udsPath: string | undefined;
+  readonly observabilityMode: boolean;
+  readonly drainTimeoutMs: number;
+  readonly maxConcurrentStreams: number;
+  readonly logLevel: LogLevel;
+  /** Bytes of each body analysed; 0 turns body inspection off. */
+  readonly bodyLimit: number;
+  /** WAF time budget per stream, in microseconds, across all runs of the stream. */
+  readonly wafTimeoutUs: number;
+  readonly appsecEnabled: boolean;
+  readonly rulesPath: string | undefined;
+  readonly obfuscatorKeyRegex: string | undefined;
+  readonly obfuscatorValueRegex: string | undefined;
+  readonly blockedTemplateJson: string | undefined;
+  readonly blockedTemplateHtml: string | undefined;
+  readonly traceRateLimit: number;
+  readonly apmTracingEnabled: boolean;
+  readonly apiSecurityEnabled: boolean;
+  readonly apiSecuritySampleDelayS: number;
+  readonly clientIpHeader: string | undefined;
+  readonly service: string;
+  readonly env: string | undefined;
+  readonly version: string | undefined;
+  readonly agentHost: string;
+  readonly agentPort: number;
+  readonly agentUrl: string | undefined;
+}
+
+/** One row of the settings table. */
+export interface Setting<K extends keyof Config = keyof Config> {
+  /** The environment variable. */
+  readonly name: string;
+  /** The Config field it fills. */
+  readonly field: K;
+  /** The value used when the variable is unset or empty. */
+  readonly default: Config[K];
+  /** The default as the README shows it. */
+  readonly defaultText: string;
+  readonly description: string;
+  readonly parse: (raw: string) => Parsed<Config[K]>;
+}
+
+type AnySetting = { [K in keyof Config]: Setting<K> }[keyof Config];
+
+const optional = (parse: (raw: string) => Parsed<string>) =>
+  parse as (raw: string) => Parsed<string | undefined>;
+const durationMs =
+  (bare: "us" | "s") =>
+  (raw: string): Parsed<number> => {
+    const us = parseDurationUs(raw, bare);
+    return us.ok ? { ok: true, value: Math.round(us.value / 1000) } : us;
+  };
+
+/** Every variable the processor reads, in README order. */
+export const SETTINGS: readonly AnySetting[] = [
+  {
+    name: "DD_SERVICE_EXTENSION_HOST",
+    field: "host",
+    default: "0.0.0.0",
+    defaultText: "0.0.0.0",
+    description: "Address the gRPC and health servers listen on.",
+    parse: parseIp,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_PORT",
+    field: "port",
+    default: 443,
+    defaultText: "443",
+    description: "gRPC (ext_proc) port.",
+    parse: parsePort,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_HEALTHCHECK_PORT",
+    field: "healthPort",
+    default: 80,
+    defaultText: "80",
+    description:
+      "HTTP health check port: `GET /` answers 200 when ready, 503 while starting or draining.",
+    parse: parsePort,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_TLS",
+    field: "tls",
+    default: true,
+    defaultText: "true",
+    description:
+      "Serve gRPC over TLS. When the certificate files do not exist, a self-signed certificate for `localhost` is generated in memory.",
+    parse: parseBool,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_TLS_CERT_FILE",
+    field: "tlsCertFile",
+    default: "localhost.crt",
+    defaultText: "localhost.crt",
+    description: "PEM certificate (chain). Reloaded when it changes on disk.",
+    parse: parseText,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_TLS_KEY_FILE",
+    field: "tlsKeyFile",
+    default: "localhost.key",
+    defaultText: "localhost.key",
+    description: "PEM private key. Reloaded when it changes on disk.",
+    parse: parseText,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL",
+    field: "tlsReloadIntervalMs",
+    default: 10_000,
+    defaultText: "10s",
+    description:
+      "How often the certificate files are checked for rotation (duration; a bare number is seconds).",
+    parse: durationMs("s"),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_UDS_PATH",
+    field: "udsPath",
+    default: undefined,
+    defaultText: "(unset)",
+    description: "Serve gRPC on this unix socket instead of TCP, without TLS. Health stays on TCP.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_OBSERVABILITY_MODE",
+    field: "observabilityMode",
+    default: false,
+    defaultText: "false",
+    description:
+      "Analyse asynchronously and never block (Envoy's `observability_mode` must be on too).",
+    parse: parseBool,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_DRAIN_TIMEOUT",
+    field: "drainTimeoutMs",
+    default: 25_000,
+    defaultText: "25s",
+    description:
+      "On SIGTERM, how long open streams may finish before exit (keep it below the pod's grace period).",
+    parse: durationMs("s"),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_MAX_CONCURRENT_STREAMS",
+    field: "maxConcurrentStreams",
+    default: 10_000,
+    defaultText: "10000",
+    description: "HTTP/2 streams per Envoy connection (one stream per HTTP request).",
+    parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_LOG_LEVEL",
+    field: "logLevel",
+    default: "info",
+    defaultText: "info",
+    description: "Lowest level of the JSON logs: debug, info, warn or error.",
+    parse: (raw) => parseChoice(raw, ["debug", "info", "warn", "error"] as const),
+  },
+  {
+    name: "DD_APPSEC_BODY_PARSING_SIZE_LIMIT",
+    field: "bodyLimit",
+    default: 10_485_760,
+    defaultText: "10485760",
+    description:
+      "Bytes of each request and response body analysed; 0 turns body inspection off (Envoy's `allow_mode_override` must be on for bodies).",
+    parse: (raw) => parseInteger(raw, 0, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_APPSEC_WAF_TIMEOUT",
+    field: "wafTimeoutUs",
+    default: 10_000,
+    defaultText: "10ms",
+    description:
+      "WAF time budget per request (duration; a bare number is microseconds). A spent budget is recorded, never an error.",
+    parse: (raw) => parseDurationUs(raw, "us"),
+  },
+  {
+    name: "DD_APPSEC_ENABLED",
+    field: "appsecEnabled",
+    default: true,
+    defaultText: "true",
+    description: "Kill switch: false answers every message CONTINUE without running the WAF.",
+    parse: parseBool,
+  },
+  {
+    name: "DD_APPSEC_RULES",
+    field: "rulesPath",
+    default: undefined,
+    defaultText: "(recommended rules of dd-trace)",
+    description: "Path of a WAF ruleset file to use instead of the recommended one.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_APPSEC_OBFUSCATION_PARAMETER_KEY_REGEXP",
+    field: "obfuscatorKeyRegex",
+    default: undefined,
+    defaultText: "(dd-trace default)",
+    description: "Keys whose values are redacted in reported events.",
+    parse: optional(parseRegExp),
+  },
+  {
+    name: "DD_APPSEC_OBFUSCATION_PARAMETER_VALUE_REGEXP",
+    field: "obfuscatorValueRegex",
+    default: undefined,
+    defaultText: "(dd-trace default)",
+    description: "Values redacted in reported events.",
+    parse: optional(parseRegExp),
+  },
+  {
+    name: "DD_APPSEC_HTTP_BLOCKED_TEMPLATE_JSON",
+    field: "blockedTemplateJson",
+    default: undefined,
+    defaultText: "(Datadog's page)",
+    description: "File with the JSON block page.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_APPSEC_HTTP_BLOCKED_TEMPLATE_HTML",
+    field: "blockedTemplateHtml",
+    default: undefined,
+    defaultText: "(Datadog's page)",
+    description: "File with the HTML block page.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_APPSEC_TRACE_RATE_LIMIT",
+    field: "traceRateLimit",
+    default: 100,
+    defaultText: "100",
+    description: "Traces with security events kept per second.",
+    parse: (raw) => parseInteger(raw, 0, 1_000_000),
+  },
+  {
+    name: "DD_APM_TRACING_ENABLED",
+    field: "apmTracingEnabled",
+    default: false,
+    defaultText: "false",
+    description:
+      "false: standalone App and API Protection, only traces with security events are kept; true: every request is traced.",
+    parse: parseBool,
+  },
+  {
+    name: "DD_API_SECURITY_ENABLED",
+    field: "apiSecurityEnabled",
+    default: true,
+    defaultText: "true",
+    description: "Extract API schemas from sampled requests.",
+    parse: parseBool,
+  },
+  {
+    name: "DD_API_SECURITY_SAMPLE_DELAY",
+    field: "apiSecuritySampleDelayS",
+    default: 30,
+    defaultText: "30",
+    description: "Seconds between two schema samples of the same endpoint.",
+    parse: (raw) => parseInteger(raw, 0, 86_400),
+  },
+  {
+    name: "DD_TRACE_CLIENT_IP_HEADER",
+    field: "clientIpHeader",
+    default: undefined,
+    defaultText: "(unset)",
+    description: "Only this header gives the client IP.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_SERVICE",
+    field: "service",
+    default: "serviceextensions",
+    defaultText: "serviceextensions",
+    description: "Service name shown in Datadog.",
+    parse: parseText,
+  },
+  {
+    name: "DD_ENV",
+    field: "env",
+    default: undefined,
+    defaultText: "(unset)",
+    description: "Environment tag.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_VERSION",
+    field: "version",
+    default: undefined,
+    defaultText: "(processor version)",
+    description: "Version tag; also shown by the health check.",
+    parse: optional(parseText),
+  },
+  {
+    name: "DD_AGENT_HOST",
+    field: "agentHost",
+    default: "localhost",
+    defaultText: "localhost",
+    description: "Datadog Agent host.",
+    parse: parseText,
+  },
+  {
+    name: "DD_TRACE_AGENT_PORT",
+    field: "agentPort",
+    default: 8126,
+    defaultText: "8126",
+    description: "Datadog Agent trace port.",
+    parse: (raw) => parseInteger(raw, 1, 65535),
+  },
+  {
+    name: "DD_TRACE_AGENT_URL",
+    field: "agentUrl",
+    default: undefined,
+    defaultText: "(unset)",
+    description: "Agent URL (`http://host:port` or `unix:///path`); wins over host and port.",
+    parse: optional(parseText),
+  },
+];
