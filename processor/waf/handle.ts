@@ -1,0 +1,134 @@
+/**
+ * A loaded ruleset: one libddwaf handle, a summary of what loaded, and a reference count of the
+ * contexts created from it, so that a handle replaced at runtime is freed only after its last
+ * context is disposed.
+ */
+import type { Logger } from "../log.ts";
+import { WafLoadError } from "./errors.ts";
+import type {
+  NativeBinding,
+  NativeContext,
+  NativeDiagnostics,
+  NativeDiagnosticsSection,
+  NativeHandle,
+  NativeOptions,
+} from "./native.ts";
+
+/**
+ * The config path dd-trace uses for its default ruleset; reusing it keeps later Remote
+ * Configuration updates (`ASM_DD`) addressing the same slot (dd-trace `waf_manager.js`).
+ */
+const DEFAULT_CONFIG_PATH = "datadog/00/ASM_DD/default/config";
+
+/** Diagnostics sections that hold detection rules (as opposed to processors, actions, ...). */
+const RULE_SECTIONS = ["rules", "custom_rules", "rules_compat"];
+
+/** What a ruleset load produced. */
+export interface RulesInfo {
+  /** `metadata.rules_version` of the ruleset, when it has one. */
+  readonly rulesVersion: string | undefined;
+  /** Rules libddwaf loaded (`rules`, `custom_rules` and `rules_compat` sections). */
+  readonly loadedRules: number;
+  /** Ids of the rules libddwaf rejected. Skipped rules (version-gated) are not failures. */
+  readonly failedRules: readonly string[];
+}
+
+/** A libddwaf handle with its load summary and a count of live contexts. */
+export interface HandleRef {
+  readonly info: RulesInfo;
+  /** Creates a native context and counts it; throws if libddwaf does. */
+  acquire(): { native: NativeContext; knownAddresses: ReadonlySet<string> };
+  /** Uncounts a context; frees the handle if it is retired and this was the last one. */
+  release(): void;
+  /** No more contexts will be created; frees the handle now or when the last context goes. */
+  retire(): void;
+}
+
+/**
+ * Builds a handle from a parsed ruleset. Logs every rule or item that failed to load, with its id
+ * and libddwaf's error. Throws a {@link WafLoadError} (`rules-invalid` or `no-rules`).
+ */
+export function buildHandle(
+  binding: NativeBinding,
+  rules: object,
+  options: NativeOptions,
+  log: Logger,
+): HandleRef {
+  let native: NativeHandle;
+  try {
+    native = binding.create(rules, DEFAULT_CONFIG_PATH, options);
+  } catch (cause) {
+    throw new WafLoadError("rules-invalid", `libddwaf rejected the ruleset: ${String(cause)}`, {
+      cause,
+    });
+  }
+  const info = summarise(native.diagnostics);
+  logDiagnostics(native.diagnostics, log);
+  if (info.loadedRules === 0) {
+    native.dispose();
+    throw new WafLoadError("no-rules", "the WAF ruleset loaded zero rules");
+  }
+  return countReferences(native, info);
+}
+
+function countReferences(native: NativeHandle, info: RulesInfo): HandleRef {
+  let contexts = 0;
+  let retired = false;
+  const freeIfUnused = (): void => {
+    if (retired && contexts === 0 && !native.disposed) native.dispose();
+  };
+  return {
+    info,
+    acquire() {
+      const context = native.createContext();
+      contexts += 1;
+      return { native: context, knownAddresses: native.knownAddresses };
+    },
+    release() {
+      contexts -= 1;
+      freeIfUnused();
+    },
+    retire() {
+      retired = true;
+      freeIfUnused();
+    },
+  };
+}
+
+function sections(diagnostics: NativeDiagnostics): Array<[string, NativeDiagnosticsSection]> {
+  const out: Array<[string, NativeDiagnosticsSection]> = [];
+  for (const [name, section] of Object.entries(diagnostics)) {
+    if (typeof section === "object" && section !== null) out.push([name, section]);
+  }
+  return out;
+}
+
+function summarise(diagnostics: NativeDiagnostics): RulesInfo {
+  let loadedRules = 0;
+  const failedRules: string[] = [];
+  for (const [name, section] of sections(diagnostics)) {
+    if (!RULE_SECTIONS.includes(name)) continue;
+    loadedRules += section.loaded?.length ?? 0;
+    failedRules.push(...(section.failed ?? []));
+  }
+  return Object.freeze({
+    rulesVersion: diagnostics.ruleset_version,
+    loadedRules,
+    failedRules: Object.freeze(failedRules),
+  });
+}
+
+/** One log line per distinct libddwaf error or warning, naming the ids it applies to. */
+function logDiagnostics(diagnostics: NativeDiagnostics, log: Logger): void {
+  for (const [section, diag] of sections(diagnostics)) {
+    if (diag.error !== undefined) {
+      log.error("WAF ruleset section failed to load", { section, error: diag.error });
+    }
+    for (const [error, ids] of Object.entries(diag.errors ?? {})) {
+      log.error("WAF ruleset items failed to load", { section, error, ids });
+    }
+    for (const [warning, ids] of Object.entries(diag.warnings ?? {})) {
+      log.warn("WAF ruleset items loaded with warnings", { section, warning, ids });
+    }
+  }
+}
