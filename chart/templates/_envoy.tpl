@@ -1,0 +1,93 @@
+{{/*
+Istio patch context of both patches: GATEWAY or SIDECAR_INBOUND. Never ANY, which would also
+patch the outbound side and, mesh-wide, the processor's own proxy.
+*/}}
+{{- define "aap-extproc.patchContext" -}}
+{{- if eq .Values.envoyFilter.mode "sidecar" }}SIDECAR_INBOUND{{ else }}GATEWAY{{ end }}
+{{- end }}
+
+{{/*
+The ext_proc HTTP filter (the HTTP_FILTER patch value). Field by field it reproduces Datadog's
+reference manifests; see envoy-ext-proc-contract.md section 1 for each field's meaning.
+*/}}
+{{- define "aap-extproc.extProcFilter" -}}
+name: {{ include "aap-extproc.extprocFilterName" . }}
+typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+  grpc_service:
+    envoy_grpc:
+      cluster_name: {{ include "aap-extproc.extprocClusterName" . }}
+    # Tells the processor it runs behind Envoy (component detection, body defaults).
+    # grpc_service.timeout is deliberately absent: it would bound the whole stream.
+    initial_metadata:
+      - key: x-datadog-envoy-integration
+        value: "1"
+  failure_mode_allow: {{ .Values.envoyFilter.failOpen }}
+  processing_mode:
+    request_header_mode: SEND
+    response_header_mode: SEND
+  {{- if gt (int64 .Values.body.limitBytes) 0 }}
+  # Lets the processor ask for the bodies it can parse (DD_APPSEC_BODY_PARSING_SIZE_LIMIT > 0).
+  allow_mode_override: true
+  {{- end }}
+  message_timeout: {{ .Values.envoyFilter.messageTimeout | quote }}
+  {{- with .Values.envoyFilter.requestAttributes }}
+  request_attributes:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if .Values.observabilityMode.enabled }}
+  # Matches DD_SERVICE_EXTENSION_OBSERVABILITY_MODE=true on the processor.
+  observability_mode: true
+  deferred_close_timeout: {{ .Values.observabilityMode.deferredCloseTimeout | quote }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The Envoy cluster for the processor (the CLUSTER patch value): the Service's cluster-local FQDN
+over HTTP/2, with TLS unless tls.enabled is off.
+*/}}
+{{- define "aap-extproc.extProcCluster" -}}
+{{- $name := include "aap-extproc.extprocClusterName" . -}}
+{{- $cb := .Values.envoyFilter.cluster.circuitBreakers -}}
+name: {{ $name }}
+type: STRICT_DNS
+lb_policy: ROUND_ROBIN
+{{- with .Values.envoyFilter.cluster.connectTimeout }}
+connect_timeout: {{ . | quote }}
+{{- end }}
+http2_protocol_options: {}
+# One gRPC stream per HTTP request: Envoy's default of 1024 requests would cap a busy gateway.
+circuit_breakers:
+  thresholds:
+    - priority: DEFAULT
+      max_connections: {{ $cb.maxConnections }}
+      max_pending_requests: {{ $cb.maxPendingRequests }}
+      max_requests: {{ $cb.maxRequests }}
+      max_retries: {{ $cb.maxRetries }}
+{{- if .Values.tls.enabled }}
+transport_socket:
+  name: envoy.transport_sockets.tls
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+    sni: {{ .Values.envoyFilter.cluster.sni | quote }}
+    {{- if .Values.envoyFilter.cluster.verifyCertificate }}
+    common_tls_context:
+      validation_context:
+        trusted_ca:
+          inline_string: {{ include "aap-extproc.caBundle" . | quote }}
+        match_typed_subject_alt_names:
+          - san_type: DNS
+            matcher:
+              exact: {{ .Values.envoyFilter.cluster.sni | quote }}
+    {{- end }}
+{{- end }}
+load_assignment:
+  cluster_name: {{ $name }}
+  endpoints:
+    - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address:
+                address: {{ include "aap-extproc.serviceFQDN" . }}
+                port_value: {{ .Values.service.port }}
+{{- end }}

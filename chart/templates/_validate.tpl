@@ -1,0 +1,81 @@
+{{/*
+Cross-field rules that values.schema.json cannot express. Included once, from deployment.yaml.
+Each rule fails with a sentence that names the values involved and says what to change.
+*/}}
+{{- define "aap-extproc.validate" -}}
+{{- include "aap-extproc.validate.envoyFilter" . }}
+{{- include "aap-extproc.validate.timeouts" . }}
+{{- include "aap-extproc.validate.tls" . }}
+{{- include "aap-extproc.validate.workload" . }}
+{{- end }}
+
+{{/*
+EnvoyFilter targeting: never let a filter fall back to "every workload in the namespace".
+*/}}
+{{- define "aap-extproc.validate.envoyFilter" -}}
+{{- $ef := .Values.envoyFilter }}
+{{- if and $ef.enabled (eq $ef.mode "sidecar") }}
+{{- if not $ef.sidecar.selector }}
+{{- fail "envoyFilter.sidecar.selector is required when envoyFilter.mode=sidecar: without it the filter would apply to every workload in the namespace. Set it to your application's pod labels, for example --set envoyFilter.sidecar.selector.app=shop." }}
+{{- end }}
+{{- end }}
+{{- if and $ef.enabled (eq $ef.mode "gateway") (not $ef.gateway.gatewayName) (not $ef.gateway.selector) }}
+{{- fail "envoyFilter.gateway.selector is empty and envoyFilter.gateway.gatewayName is not set: the filter would apply to every gateway in its namespace (mesh-wide in istio-system). Set one of them, for example --set envoyFilter.gateway.gatewayName=my-gateway." }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (not $ef.enabled) (not .Values.networkPolicy.grpcFrom) }}
+{{- fail "networkPolicy.enabled needs to know who may reach the gRPC port: set networkPolicy.grpcFrom, or enable envoyFilter so the policy can use its workload selector." }}
+{{- end }}
+{{- end }}
+
+{{/*
+Time budgets: the WAF must finish before Envoy stops waiting, and the pod must outlive the drain.
+*/}}
+{{- define "aap-extproc.validate.timeouts" -}}
+{{- if and .Values.envoyFilter.enabled (not .Values.observabilityMode.enabled) }}
+{{- $waf := include "aap-extproc.durationMicros" .Values.appsec.wafTimeout | float64 }}
+{{- $msg := include "aap-extproc.durationMicros" .Values.envoyFilter.messageTimeout | float64 }}
+{{- if ge $waf $msg }}
+{{- fail (printf "appsec.wafTimeout (%s) must be below envoyFilter.messageTimeout (%s): Envoy would stop waiting for the processor before the WAF finishes. Lower appsec.wafTimeout or raise envoyFilter.messageTimeout." .Values.appsec.wafTimeout .Values.envoyFilter.messageTimeout) }}
+{{- end }}
+{{- end }}
+{{- $drain := include "aap-extproc.durationMicros" .Values.processor.drainTimeout | float64 }}
+{{- $grace := mulf .Values.terminationGracePeriodSeconds 1000000.0 }}
+{{- if ge $drain $grace }}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must be above processor.drainTimeout (%s): Kubernetes would kill the processor before in-flight streams finish draining. Raise terminationGracePeriodSeconds or lower processor.drainTimeout." .Values.terminationGracePeriodSeconds .Values.processor.drainTimeout) }}
+{{- end }}
+{{- end }}
+
+{{/*
+TLS: each certificate source needs its input, and certificate verification needs a CA.
+*/}}
+{{- define "aap-extproc.validate.tls" -}}
+{{- $tls := .Values.tls }}
+{{- if $tls.enabled }}
+{{- if and (eq $tls.source "existingSecret") (not $tls.existingSecret) }}
+{{- fail "tls.existingSecret is required when tls.source=existingSecret: name a kubernetes.io/tls Secret (keys tls.crt and tls.key) in the release namespace, or pick tls.source=selfSigned." }}
+{{- end }}
+{{- if and (eq $tls.source "certManager") (not $tls.certManager.issuerRef.name) }}
+{{- fail "tls.certManager.issuerRef.name is required when tls.source=certManager: name the Issuer or ClusterIssuer that signs the processor's certificate." }}
+{{- end }}
+{{- if and .Values.envoyFilter.cluster.verifyCertificate (ne $tls.source "selfSigned") (not $tls.caBundle) }}
+{{- fail "tls.caBundle is required when envoyFilter.cluster.verifyCertificate=true and tls.source is not selfSigned: Envoy needs the PEM of the CA that signs the processor's certificate. Set tls.caBundle, or turn verification off." }}
+{{- end }}
+{{- else if .Values.envoyFilter.cluster.verifyCertificate }}
+{{- fail "envoyFilter.cluster.verifyCertificate=true needs tls.enabled=true: there is no certificate to verify on a plaintext connection." }}
+{{- end }}
+{{- end }}
+
+{{/*
+Workload: distinct ports, a usable Agent address, a sane autoscaler range.
+*/}}
+{{- define "aap-extproc.validate.workload" -}}
+{{- if eq (int .Values.processor.grpcPort) (int .Values.processor.healthPort) }}
+{{- fail (printf "processor.grpcPort and processor.healthPort are both %v: the gRPC and health servers need different ports." .Values.processor.grpcPort) }}
+{{- end }}
+{{- if and (eq .Values.datadog.agent.hostSource "host") (not .Values.datadog.agent.host) }}
+{{- fail "datadog.agent.host is required when datadog.agent.hostSource=host: set the Agent's address, for example datadog-agent.datadog.svc.cluster.local, or use hostSource=nodeIP." }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}
+{{- end }}
+{{- end }}
