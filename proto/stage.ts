@@ -25,6 +25,9 @@ for (const tree of ["envoy-api", "xds", "protoc-gen-validate"]) {
   });
 }
 
+// Our own protos (grpc.health.v1) go in the same tree so one buf input covers everything.
+cpSync(join(here, "grpc"), join(staging, "grpc"), { recursive: true });
+
 const validatePath = join(staging, "validate", "validate.proto");
 const anchor = "KnownRegex well_known_regex = 24;";
 const validate = readFileSync(validatePath, "utf8");

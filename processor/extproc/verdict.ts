@@ -1,0 +1,34 @@
+/**
+ * What a phase decides about one message, independent of the wire format. `responses.ts` turns a
+ * verdict into the ProcessingResponse Envoy expects.
+ */
+
+/** A header to set on the request or response that continues (name lower-case, value as sent). */
+export type HeaderPair = readonly [name: string, value: string];
+
+/** Let the message through, optionally with header mutations and a request for the body. */
+export interface ContinueVerdict {
+  readonly kind: "continue";
+  /** Headers to set (overwriting) on the request or response going on. */
+  readonly setHeaders?: readonly HeaderPair[];
+  /** Ask Envoy (through `mode_override`) to stream this direction's body to us. */
+  readonly wantBody?: boolean;
+  /** End the stream cleanly after this reply: Envoy goes on without us (nothing left to inspect). */
+  readonly close?: boolean;
+}
+
+/** Answer the client ourselves (a block page or a redirect) and end the stream. */
+export interface ImmediateVerdict {
+  readonly kind: "immediate";
+  readonly status: number;
+  readonly headers: readonly HeaderPair[];
+  readonly body: Uint8Array;
+  /** Shown in Envoy's access logs as RESPONSE_CODE_DETAILS. */
+  readonly details: string;
+}
+
+/** A phase's decision. */
+export type Verdict = ContinueVerdict | ImmediateVerdict;
+
+/** Continue with nothing changed. */
+export const CONTINUE: ContinueVerdict = Object.freeze({ kind: "continue" });

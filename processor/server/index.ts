@@ -1,0 +1,10 @@
+export type { CreateServerOptions, GrpcServer } from "./create-server.ts";
+export { createServer } from "./create-server.ts";
+export type { HealthInfo } from "./health.ts";
+export { createHealthServer, healthResponse } from "./health.ts";
+export type { Readiness, ReadinessState } from "./readiness.ts";
+export { createReadiness } from "./readiness.ts";
+export type { RoutesOptions } from "./routes.ts";
+export { createRoutes } from "./routes.ts";
+export type { TlsFiles, TlsMaterial } from "./tls.ts";
+export { describeCertificate, generateSelfSigned, loadTlsMaterial, watchTlsFiles } from "./tls.ts";
