@@ -54,13 +54,14 @@ export function buildHandle(
   options: NativeOptions,
   log: Logger,
 ): HandleRef {
+  if (declaredRules(rules) === 0) {
+    throw new WafLoadError("no-rules", "the WAF ruleset has no rules");
+  }
   let native: NativeHandle;
   try {
     native = binding.create(rules, DEFAULT_CONFIG_PATH, options);
   } catch (cause) {
-    throw new WafLoadError("rules-invalid", `libddwaf rejected the ruleset: ${String(cause)}`, {
-      cause,
-    });
+    throw diagnoseRejected(binding, rules, options, log, cause);
   }
   const info = summarise(native.diagnostics);
   logDiagnostics(native.diagnostics, log);
@@ -69,6 +70,60 @@ export function buildHandle(
     throw new WafLoadError("no-rules", "the WAF ruleset loaded zero rules");
   }
   return countReferences(native, info);
+}
+
+function declaredRules(rules: object): number {
+  const record = rules as Record<string, unknown>;
+  return RULE_SECTIONS.reduce((n, key) => {
+    const section = record[key];
+    return n + (Array.isArray(section) ? section.length : 0);
+  }, 0);
+}
+
+/**
+ * A never-matching rule. libddwaf throws a bare `Invalid rules` when no rule loads, without saying
+ * which rules failed or why; loading the ruleset again with this rule added gets the diagnostics.
+ */
+const SENTINEL_RULE = {
+  id: "aap-extproc-diagnostics-sentinel",
+  name: "never matches",
+  tags: { type: "aap_extproc_sentinel", category: "internal" },
+  conditions: [
+    {
+      operator: "exists",
+      parameters: { inputs: [{ address: "aap-extproc.never-fed" }] },
+    },
+  ],
+};
+
+function diagnoseRejected(
+  binding: NativeBinding,
+  rules: object,
+  options: NativeOptions,
+  log: Logger,
+  cause: unknown,
+): WafLoadError {
+  const record = rules as Record<string, unknown>;
+  const declared = Array.isArray(record.rules) ? record.rules : [];
+  try {
+    const probe = binding.create(
+      { ...rules, rules: [...declared, SENTINEL_RULE] },
+      "probe",
+      options,
+    );
+    logDiagnostics(probe.diagnostics, log);
+    const { failedRules } = summarise(probe.diagnostics);
+    probe.dispose();
+    return new WafLoadError(
+      "no-rules",
+      `no rule of the WAF ruleset loaded (failed: ${failedRules.join(", ") || "none"})`,
+      { cause },
+    );
+  } catch {
+    return new WafLoadError("rules-invalid", `libddwaf rejected the ruleset: ${String(cause)}`, {
+      cause,
+    });
+  }
 }
 
 function countReferences(native: NativeHandle, info: RulesInfo): HandleRef {
