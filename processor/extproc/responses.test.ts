@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ProcessingMode_BodySendMode } from "../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
+import { CommonResponse_ResponseStatus } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { continueResponse, immediateResponse, responseFor } from "./responses.ts";
+import type { StreamEvent } from "./stream-state.ts";
+import { CONTINUE } from "./verdict.ts";
+
+const kinds: Array<[StreamEvent["kind"], string]> = [
+  ["request-headers", "requestHeaders"],
+  ["request-body", "requestBody"],
+  ["request-trailers", "requestTrailers"],
+  ["response-headers", "responseHeaders"],
+  ["response-body", "responseBody"],
+  ["response-trailers", "responseTrailers"],
+];
+
+for (const [kind, wire] of kinds) {
+  test(`CONTINUE to ${kind} is a ${wire} reply without mutation or override`, () => {
+    const response = continueResponse(kind, CONTINUE);
+    assert.equal(response.response.case, wire);
+    assert.equal(response.modeOverride, undefined);
+    const value = response.response.value;
+    if (value && "response" in value) {
+      assert.equal(value.response?.status, CommonResponse_ResponseStatus.CONTINUE);
+      assert.equal(value.response?.headerMutation, undefined);
+    }
+  });
+}
+
+test("wantBody on request headers overrides only the request body mode to STREAMED", () => {
+  const response = continueResponse("request-headers", { kind: "continue", wantBody: true });
+  assert.equal(response.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.STREAMED);
+  assert.equal(response.modeOverride?.responseBodyMode, ProcessingMode_BodySendMode.NONE);
+});
+
+test("wantBody on response headers overrides only the response body mode to STREAMED", () => {
+  const response = continueResponse("response-headers", { kind: "continue", wantBody: true });
+  assert.equal(response.modeOverride?.responseBodyMode, ProcessingMode_BodySendMode.STREAMED);
+  assert.equal(response.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.NONE);
+});
+
+test("header mutations are written as raw_value only (never both value and raw_value)", () => {
+  const response = continueResponse("request-headers", {
+    kind: "continue",
+    setHeaders: [["x-datadog-trace-id", "123"]],
+  });
+  assert.equal(response.response.case, "requestHeaders");
+  const option = response.response.value?.response?.headerMutation?.setHeaders[0];
+  assert.equal(option?.header?.key, "x-datadog-trace-id");
+  assert.equal(option?.header?.value, "");
+  assert.equal(new TextDecoder().decode(option?.header?.rawValue), "123");
+  assert.equal(option?.append, undefined);
+});
+
+test("an immediate verdict becomes an ImmediateResponse whatever the message kind", () => {
+  const body = new TextEncoder().encode('{"errors":[]}');
+  for (const [kind] of kinds) {
+    const response = responseFor(kind, {
+      kind: "immediate",
+      status: 403,
+      headers: [
+        ["content-type", "application/json"],
+        ["content-length", String(body.length)],
+      ],
+      body,
+      details: "blocked",
+    });
+    assert.equal(response.response.case, "immediateResponse");
+  }
+});
+
+test("ImmediateResponse carries status, headers, body and details, and no grpc_status", () => {
+  const body = new TextEncoder().encode("<html></html>");
+  const response = immediateResponse({
+    kind: "immediate",
+    status: 303,
+    headers: [["location", "/blocked"]],
+    body,
+    details: "aap_redirect",
+  });
+  assert.equal(response.response.case, "immediateResponse");
+  const value = response.response.value;
+  assert.equal(value?.status?.code, 303);
+  assert.equal(value?.headers?.setHeaders[0]?.header?.key, "location");
+  assert.deepEqual(value?.body, body);
+  assert.equal(value?.details, "aap_redirect");
+  assert.equal(value?.grpcStatus, undefined);
+});

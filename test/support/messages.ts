@@ -1,0 +1,153 @@
+/**
+ * Builders for the ProcessingRequest messages Envoy sends, for tests. Header values go in
+ * `raw_value` only, as Envoy sends them (envoy-ext-proc-contract.md §7).
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  HeaderMapSchema,
+  HeaderValueSchema,
+} from "../../processor/gen/envoy/config/core/v3/base_pb.ts";
+import {
+  HttpBodySchema,
+  HttpHeadersSchema,
+  HttpTrailersSchema,
+  type ProcessingRequest,
+  ProcessingRequestSchema,
+  type ProcessingResponse,
+} from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Headers as a list of pairs (repeated names allowed) or a record. */
+export type Headers = Array<[string, string]> | Record<string, string>;
+
+function headerMap(headers: Headers) {
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  return create(HeaderMapSchema, {
+    headers: pairs.map(([key, value]) =>
+      create(HeaderValueSchema, { key, rawValue: encoder.encode(value) }),
+    ),
+  });
+}
+
+/** Extra fields of a ProcessingRequest. */
+export interface MessageOptions {
+  observabilityMode?: boolean;
+}
+
+/** A `request_headers` message; `endOfStream` true means no body follows. */
+export function requestHeaders(
+  headers: Headers,
+  endOfStream = true,
+  options: MessageOptions = {},
+): ProcessingRequest {
+  const value = create(HttpHeadersSchema, { headers: headerMap(headers), endOfStream });
+  return create(ProcessingRequestSchema, {
+    request: { case: "requestHeaders", value },
+    observabilityMode: options.observabilityMode ?? false,
+  });
+}
+
+/** A `response_headers` message. */
+export function responseHeaders(
+  headers: Headers,
+  endOfStream = true,
+  options: MessageOptions = {},
+): ProcessingRequest {
+  const value = create(HttpHeadersSchema, { headers: headerMap(headers), endOfStream });
+  return create(ProcessingRequestSchema, {
+    request: { case: "responseHeaders", value },
+    observabilityMode: options.observabilityMode ?? false,
+  });
+}
+
+/** A `request_body` chunk. */
+export function requestBody(
+  body: string | Uint8Array,
+  endOfStream: boolean,
+  options: MessageOptions = {},
+): ProcessingRequest {
+  const value = create(HttpBodySchema, {
+    body: typeof body === "string" ? encoder.encode(body) : body,
+    endOfStream,
+  });
+  return create(ProcessingRequestSchema, {
+    request: { case: "requestBody", value },
+    observabilityMode: options.observabilityMode ?? false,
+  });
+}
+
+/** A `response_body` chunk. */
+export function responseBody(
+  body: string | Uint8Array,
+  endOfStream: boolean,
+  options: MessageOptions = {},
+): ProcessingRequest {
+  const value = create(HttpBodySchema, {
+    body: typeof body === "string" ? encoder.encode(body) : body,
+    endOfStream,
+  });
+  return create(ProcessingRequestSchema, {
+    request: { case: "responseBody", value },
+    observabilityMode: options.observabilityMode ?? false,
+  });
+}
+
+/** A `request_trailers` message. */
+export function requestTrailers(trailers: Headers = {}): ProcessingRequest {
+  const value = create(HttpTrailersSchema, { trailers: headerMap(trailers) });
+  return create(ProcessingRequestSchema, { request: { case: "requestTrailers", value } });
+}
+
+/** A `response_trailers` message. */
+export function responseTrailers(trailers: Headers = {}): ProcessingRequest {
+  const value = create(HttpTrailersSchema, { trailers: headerMap(trailers) });
+  return create(ProcessingRequestSchema, { request: { case: "responseTrailers", value } });
+}
+
+/** A ProcessingRequest with no request kind set (invalid). */
+export function emptyRequest(): ProcessingRequest {
+  return create(ProcessingRequestSchema, {});
+}
+
+/** Typical GET request headers. */
+export function getHeaders(
+  path = "/",
+  extra: Record<string, string> = {},
+): Array<[string, string]> {
+  return [
+    [":method", "GET"],
+    [":scheme", "https"],
+    [":authority", "app.example.com"],
+    [":path", path],
+    ["user-agent", "curl/8.5.0"],
+    ...Object.entries(extra),
+  ];
+}
+
+/** The reply kind (`requestHeaders`, `immediateResponse`, ...). */
+export function kindOf(response: ProcessingResponse): string | undefined {
+  return response.response.case;
+}
+
+/** The headers an ImmediateResponse or a CONTINUE reply sets, as a record. */
+export function headersSet(response: ProcessingResponse): Record<string, string> {
+  const reply = response.response;
+  const mutation =
+    reply.case === "immediateResponse"
+      ? reply.value.headers
+      : reply.case === "requestHeaders" ||
+          reply.case === "responseHeaders" ||
+          reply.case === "requestBody" ||
+          reply.case === "responseBody"
+        ? reply.value.response?.headerMutation
+        : undefined;
+  const out: Record<string, string> = {};
+  for (const option of mutation?.setHeaders ?? []) {
+    const header = option.header;
+    if (header)
+      out[header.key] = header.rawValue.length > 0 ? decoder.decode(header.rawValue) : header.value;
+  }
+  return out;
+}
