@@ -59,49 +59,74 @@ export function createWafEngine(options: WafEngineOptions): WafEngine {
     obfuscatorValueRegex: options.obfuscatorValueRegex ?? DEFAULT_OBFUSCATOR_VALUE_REGEX,
   };
   const rulesPath = options.rulesPath ?? recommendedRulesPath();
-  let current: HandleRef | undefined = load(binding, readRulesFile(rulesPath), nativeOptions, log);
-  let info = current.info;
-  const wafVersion = binding.version();
+  const handle = load(binding, readRulesFile(rulesPath), nativeOptions, log);
+  const engine = new Engine(binding, nativeOptions, handle, log);
   log.info("WAF loaded", {
-    wafVersion,
-    rulesVersion: info.rulesVersion,
+    wafVersion: engine.wafVersion,
+    rulesVersion: engine.rulesVersion,
     rulesPath,
-    loadedRules: info.loadedRules,
-    failedRules: info.failedRules.length,
+    loadedRules: engine.loadedRules,
+    failedRules: engine.failedRules.length,
   });
+  return engine;
+}
 
-  return {
-    wafVersion,
-    get rulesVersion() {
-      return info.rulesVersion;
-    },
-    get loadedRules() {
-      return info.loadedRules;
-    },
-    get failedRules() {
-      return info.failedRules;
-    },
-    createContext: () => createWafContext(current, log),
-    replaceRules(rules) {
-      if (current === undefined) {
-        return { ok: false, error: new WafLoadError("engine-disposed", "WAF engine is disposed") };
-      }
-      try {
-        const next = load(binding, rules, nativeOptions, log);
-        current.retire();
-        current = next;
-        info = next.info;
-        return { ok: true, rules: info };
-      } catch (error) {
-        if (error instanceof WafLoadError) return { ok: false, error };
-        throw error;
-      }
-    },
-    dispose() {
-      current?.retire();
-      current = undefined;
-    },
-  };
+class Engine implements WafEngine {
+  readonly wafVersion: string;
+  #current: HandleRef | undefined;
+  #info: RulesInfo;
+  readonly #binding: NativeBinding;
+  readonly #options: NativeOptions;
+  readonly #log: Logger;
+
+  constructor(binding: NativeBinding, options: NativeOptions, handle: HandleRef, log: Logger) {
+    this.wafVersion = binding.version();
+    this.#binding = binding;
+    this.#options = options;
+    this.#current = handle;
+    this.#info = handle.info;
+    this.#log = log;
+  }
+
+  get rulesVersion(): string | undefined {
+    return this.#info.rulesVersion;
+  }
+
+  get loadedRules(): number {
+    return this.#info.loadedRules;
+  }
+
+  get failedRules(): readonly string[] {
+    return this.#info.failedRules;
+  }
+
+  createContext(): WafContext {
+    return createWafContext(this.#current, this.#log);
+  }
+
+  replaceRules(rules: object): WafLoadResult {
+    const previous = this.#current;
+    if (previous === undefined) {
+      return { ok: false, error: new WafLoadError("engine-disposed", "WAF engine is disposed") };
+    }
+    let next: HandleRef;
+    try {
+      next = load(this.#binding, rules, this.#options, this.#log);
+    } catch (error) {
+      if (error instanceof WafLoadError) return { ok: false, error };
+      throw error;
+    }
+    this.#current = next;
+    this.#info = next.info;
+    // Freed now, or when the last stream still running on it disposes its context.
+    previous.retire();
+    return { ok: true, rules: next.info };
+  }
+
+  dispose(): void {
+    this.#current?.retire();
+    this.#current = undefined;
+  }
 }
 
 /** Builds a handle and runs it once, because the first runs on a fresh handle are slow. */

@@ -4,7 +4,6 @@
  */
 
 export type { BlockType, WafAction } from "./actions.ts";
-export { actionsFromWaf } from "./actions.ts";
 export type { WafAddress } from "./addresses.ts";
 export { ADDRESSES, EXTRACT_SCHEMA } from "./addresses.ts";
 export type { BlockResponse, BlockTemplates, BlockTemplatesOptions } from "./block-page.ts";
