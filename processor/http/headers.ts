@@ -1,0 +1,66 @@
+/** Header maps: Envoy's list of entries split into pseudo-headers and regular headers. */
+import { appendOwn } from "./limits.ts";
+
+/**
+ * One header as Envoy sent it. The caller has already turned Envoy's `raw_value` bytes (or `value`)
+ * into a string. Keys may be pseudo-headers such as `:method` or `:status`.
+ */
+export interface HeaderEntry {
+  key: string;
+  value: string;
+}
+
+/** Header entries sorted out: pseudo-headers (last one wins) and regular headers. */
+export interface SplitHeaders {
+  /** Pseudo-headers by name including the colon, e.g. `:path`. */
+  pseudo: Map<string, string>;
+  /** Lower-cased names → values in arrival order, every regular header included. */
+  all: Record<string, string[]>;
+}
+
+/**
+ * Splits entries into pseudo-headers and lower-cased regular headers. Empty keys are skipped and
+ * repeated headers keep every value, as in the Go reference (§6.1).
+ */
+export function splitHeaders(entries: readonly HeaderEntry[]): SplitHeaders {
+  const pseudo = new Map<string, string>();
+  const all: Record<string, string[]> = {};
+  for (const { key, value } of entries) {
+    if (key === "") continue;
+    if (key.startsWith(":")) pseudo.set(key.toLowerCase(), value);
+    else appendOwn(all, key.toLowerCase(), value);
+  }
+  return { pseudo, all };
+}
+
+/** A copy of `headers` without the named header. */
+export function withoutHeader(
+  headers: Record<string, string[]>,
+  name: string,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [key, values] of Object.entries(headers)) {
+    if (key !== name) appendAll(out, key, values);
+  }
+  return out;
+}
+
+function appendAll(out: Record<string, string[]>, key: string, values: string[]): void {
+  for (const value of values) appendOwn(out, key, value);
+}
+
+/** The first value of a header, if any. */
+export function firstValue(headers: Record<string, string[]>, name: string): string | undefined {
+  return Object.hasOwn(headers, name) ? headers[name]?.[0] : undefined;
+}
+
+/**
+ * `Content-Length` as a number when it is a plain non-negative integer and every value agrees;
+ * undefined otherwise (a conflicting or malformed length is not something to rely on).
+ */
+export function contentLengthOf(headers: Record<string, string[]>): number | undefined {
+  const values = Object.hasOwn(headers, "content-length") ? headers["content-length"] : undefined;
+  const first = values?.[0]?.trim();
+  if (first === undefined || !/^\d{1,15}$/.test(first)) return undefined;
+  return values?.every((v) => v.trim() === first) ? Number(first) : undefined;
+}
