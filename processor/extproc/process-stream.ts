@@ -50,6 +50,9 @@ export async function* processStream(
       }
       if (state.phase === "finished" || verdict.close) return;
     }
+    // Envoy ended the call (half-close or reset) before the exchange finished: the downstream
+    // went away or another filter answered. Connect ends the request iterable in both cases.
+    if (state.phase !== "start") outcome = "cancelled";
   } catch (error) {
     outcome = context.signal.aborted ? "cancelled" : "error";
     throw error;

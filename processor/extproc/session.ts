@@ -11,7 +11,11 @@ import type {
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { CONTINUE, type Verdict } from "./verdict.ts";
 
-/** How a stream ended, for the span and the logs. */
+/**
+ * How a stream ended, for the span and the logs: `complete` once the exchange was fully seen (or we
+ * had nothing left to inspect), `blocked` after an ImmediateResponse, `cancelled` when Envoy ended
+ * the call before that, `error` on a protocol violation.
+ */
 export type StreamOutcome = "complete" | "blocked" | "cancelled" | "error";
 
 /** What the stream loop knows about a stream when it opens. */

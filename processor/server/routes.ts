@@ -70,7 +70,7 @@ async function* guardStream(
         code: error.code,
         error: error.message,
       });
-      throw new ConnectError(error.message, Code.InvalidArgument);
+      throw new ConnectError(`${error.code}: ${error.message}`, Code.InvalidArgument);
     }
     if (error instanceof ConnectError) throw error;
     options.log.error("stream failed", { rpc: "Process", error: String(error) });

@@ -1,0 +1,286 @@
+/**
+ * The gRPC server with real HTTP/2: TLS, h2c, unix sockets, concurrency, cancellation, protocol
+ * abuse and large messages, driven by grpc-js as Envoy would drive it.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  passThroughSession,
+  type SessionFactory,
+  type StreamOutcome,
+} from "../../processor/extproc/index.ts";
+import {
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "../../processor/gen/grpc/health/v1/health_pb.ts";
+import { generateSelfSigned } from "../../processor/server/index.ts";
+import { createClient, exchange, grpc, openStream } from "../support/grpc-client.ts";
+import { startTestServer, type TestServer } from "../support/in-process.ts";
+import {
+  emptyRequest,
+  getHeaders,
+  kindOf,
+  requestBody,
+  requestHeaders,
+  requestTrailers,
+  responseBody,
+  responseHeaders,
+} from "../support/messages.ts";
+
+/** A pass-through session that records how each stream ended. */
+function recording() {
+  const outcomes: StreamOutcome[] = [];
+  const factory: SessionFactory = (info) => {
+    const inner = passThroughSession(info);
+    return { ...inner, end: (outcome) => outcomes.push(outcome) };
+  };
+  return { factory, outcomes };
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A full headers-only exchange: request headers, response headers, clean close. */
+async function headersOnlyExchange(client: grpc.Client) {
+  const stream = openStream(client);
+  assert.equal(
+    kindOf(await exchange(stream, requestHeaders(getHeaders(), true))),
+    "requestHeaders",
+  );
+  assert.equal(
+    kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
+    "responseHeaders",
+  );
+  const status = await stream.status;
+  assert.equal(status.code, grpc.status.OK);
+}
+
+describe("over TLS with the generated certificate", () => {
+  const material = generateSelfSigned();
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ createSession: passThroughSession, tls: material });
+  });
+  after(() => server.close());
+
+  test("a client that trusts the certificate and sends SNI localhost is served", async () => {
+    const client = createClient(server.target, { ca: material.cert, serverName: "localhost" });
+    await headersOnlyExchange(client);
+    client.close();
+  });
+
+  test("a client that does not verify (Envoy's default UpstreamTlsContext) is served", async () => {
+    const client = createClient(server.target, { insecureSkipVerify: true });
+    await headersOnlyExchange(client);
+    client.close();
+  });
+
+  test("a client that verifies against other roots is refused", async () => {
+    const other = generateSelfSigned();
+    const client = createClient(server.target, { ca: other.cert });
+    const stream = openStream(client);
+    stream.send(requestHeaders(getHeaders()));
+    const status = await stream.status;
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    client.close();
+  });
+
+  test("grpc.health.v1 Check answers SERVING, and NOT_SERVING while draining", async () => {
+    const client = createClient(server.target, { ca: material.cert });
+    const check = (service: string) =>
+      new Promise<{ code: number; status?: number | undefined }>((resolve) => {
+        client.makeUnaryRequest(
+          "/grpc.health.v1.Health/Check",
+          (message: { service: string }) =>
+            Buffer.from(
+              toBinary(HealthCheckRequestSchema, {
+                $typeName: "grpc.health.v1.HealthCheckRequest",
+                ...message,
+              }),
+            ),
+          (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
+          { service },
+          (error, response) =>
+            resolve(error ? { code: error.code } : { code: 0, status: response?.status }),
+        );
+      });
+    assert.deepEqual(await check(""), {
+      code: 0,
+      status: HealthCheckResponse_ServingStatus.SERVING,
+    });
+    assert.deepEqual(await check("envoy.service.ext_proc.v3.ExternalProcessor"), {
+      code: 0,
+      status: HealthCheckResponse_ServingStatus.SERVING,
+    });
+    assert.equal((await check("no.such.Service")).code, grpc.status.NOT_FOUND);
+    server.readiness.set("draining");
+    assert.deepEqual(await check(""), {
+      code: 0,
+      status: HealthCheckResponse_ServingStatus.NOT_SERVING,
+    });
+    server.readiness.set("ready");
+    client.close();
+  });
+});
+
+describe("over h2c", () => {
+  const record = recording();
+  let server: TestServer;
+  let client: grpc.Client;
+  before(async () => {
+    server = await startTestServer({ createSession: record.factory });
+    client = createClient(server.target);
+  });
+  after(async () => {
+    client.close();
+    await server.close();
+  });
+
+  test("a headers-only exchange ends with OK after the response headers", async () => {
+    await headersOnlyExchange(client);
+  });
+
+  test("a full exchange with bodies and trailers gets one reply per message", async () => {
+    const stream = openStream(client);
+    const replies = [];
+    for (const message of [
+      requestHeaders(getHeaders("/upload", { "content-type": "text/plain" }), false),
+      requestBody("part 1", false),
+      requestBody("part 2", false),
+      requestTrailers({ "x-checksum": "abc" }),
+      responseHeaders({ ":status": "200", "content-type": "text/plain" }, false),
+    ]) {
+      replies.push(kindOf(await exchange(stream, message)));
+    }
+    assert.deepEqual(replies, [
+      "requestHeaders",
+      "requestBody",
+      "requestBody",
+      "requestTrailers",
+      "responseHeaders",
+    ]);
+    assert.equal((await stream.status).code, grpc.status.OK);
+  });
+
+  test("1,000 concurrent streams are all answered", async () => {
+    const count = 1000;
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: count }, async (_, index) => {
+        const stream = openStream(client);
+        const first = await exchange(stream, requestHeaders(getHeaders(`/item/${index}`), true));
+        const second = await exchange(stream, responseHeaders({ ":status": "200" }, true));
+        return [kindOf(first), kindOf(second), (await stream.status).code];
+      }),
+    );
+    const elapsed = Date.now() - started;
+    assert.equal(
+      results.filter(
+        ([a, b, code]) =>
+          a === "requestHeaders" && b === "responseHeaders" && code === grpc.status.OK,
+      ).length,
+      count,
+    );
+    console.log(`1000 concurrent streams: ${elapsed} ms`);
+  });
+
+  test("cancellation mid-stream releases the stream's session", async () => {
+    const before = record.outcomes.filter((outcome) => outcome === "cancelled").length;
+    const stream = openStream(client);
+    await exchange(
+      stream,
+      requestHeaders(getHeaders("/slow-upload", { "content-type": "application/json" }), false),
+    );
+    await exchange(stream, requestBody("{", false));
+    stream.cancel();
+    assert.equal((await stream.status).code, grpc.status.CANCELLED);
+    await waitFor(
+      () => record.outcomes.filter((outcome) => outcome === "cancelled").length === before + 1,
+    );
+  });
+
+  test("Envoy half-closing before the response is answered ends the stream cleanly", async () => {
+    const stream = openStream(client);
+    await exchange(stream, requestHeaders(getHeaders(), false));
+    stream.end();
+    assert.equal((await stream.status).code, grpc.status.OK);
+  });
+
+  test("a message larger than gRPC's default 4 MiB limit is accepted", async () => {
+    const stream = openStream(client);
+    await exchange(
+      stream,
+      requestHeaders(getHeaders("/big", { "content-type": "application/octet-stream" }), false),
+    );
+    const reply = await exchange(
+      stream,
+      requestBody(new Uint8Array(6 * 1024 * 1024).fill(65), true),
+    );
+    assert.equal(kindOf(reply), "requestBody");
+    stream.end();
+  });
+
+  const abuse: Array<[string, ReturnType<typeof requestHeaders>[], string]> = [
+    [
+      "response headers before request headers",
+      [responseHeaders({ ":status": "200" })],
+      "response-before-request",
+    ],
+    ["response body before request headers", [responseBody("x", true)], "response-before-request"],
+    ["request body before request headers", [requestBody("x", true)], "body-before-headers"],
+    ["request trailers before request headers", [requestTrailers()], "trailers-before-headers"],
+    [
+      "second request headers",
+      [requestHeaders(getHeaders(), false), requestHeaders(getHeaders(), false)],
+      "duplicate-request-headers",
+    ],
+    [
+      "request body after end of stream",
+      [requestHeaders(getHeaders(), true), requestBody("x", true)],
+      "body-after-end",
+    ],
+    [
+      "response body before response headers",
+      [requestHeaders(getHeaders(), true), responseBody("x", true)],
+      "response-body-before-headers",
+    ],
+    ["a message without a request kind", [emptyRequest()], "missing-request"],
+  ];
+  for (const [name, messages, code] of abuse) {
+    test(`protocol abuse: ${name} ends that stream with INVALID_ARGUMENT`, async () => {
+      const stream = openStream(client);
+      for (const message of messages) stream.send(message);
+      const status = await stream.status;
+      assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(status.details, new RegExp(code));
+      assert.ok(server.logs.some((line) => line.msg === "protocol error" && line.code === code));
+      // The server is unaffected: the next stream works.
+      await headersOnlyExchange(client);
+    });
+  }
+});
+
+describe("over a unix socket", () => {
+  let server: TestServer;
+  before(async () => {
+    const socketPath = join(mkdtempSync(join(tmpdir(), "aap-uds-")), "extproc.sock");
+    server = await startTestServer({ createSession: passThroughSession, socketPath });
+  });
+  after(() => server.close());
+
+  test("serves ext_proc without TLS", async () => {
+    const client = createClient(server.target);
+    await headersOnlyExchange(client);
+    client.close();
+  });
+});

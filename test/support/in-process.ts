@@ -1,0 +1,75 @@
+/**
+ * Starts the gRPC server in the test process on port 0 (or a unix socket), with a chosen session
+ * factory, and stops it cleanly after the test.
+ */
+import type { AddressInfo } from "node:net";
+import type { SessionFactory } from "../../processor/extproc/index.ts";
+import { createLogger, type LogLevel } from "../../processor/log.ts";
+import {
+  createReadiness,
+  createRoutes,
+  createServer,
+  type GrpcServer,
+  type Readiness,
+  type TlsMaterial,
+} from "../../processor/server/index.ts";
+
+/** A running in-process server. */
+export interface TestServer {
+  readonly server: GrpcServer;
+  readonly readiness: Readiness;
+  /** `127.0.0.1:port` or `unix:/path`. */
+  readonly target: string;
+  /** Log lines the server wrote. */
+  readonly logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startTestServer}. */
+export interface TestServerOptions {
+  createSession: SessionFactory;
+  tls?: TlsMaterial;
+  socketPath?: string;
+  readMaxBytes?: number;
+  logLevel?: LogLevel;
+}
+
+/** Starts a server; `close()` stops it and destroys open sessions. */
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  const logs: Array<Record<string, unknown>> = [];
+  const log = createLogger({
+    level: options.logLevel ?? "debug",
+    sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const readiness = createReadiness();
+  readiness.set("ready");
+  const server = createServer({
+    routes: createRoutes({ createSession: options.createSession, readiness, log }),
+    ...(options.tls ? { tls: options.tls } : {}),
+    maxConcurrentStreams: 10_000,
+    readMaxBytes: options.readMaxBytes ?? 11 * 1024 * 1024,
+  });
+  const sessions = new Set<{ destroy(): void }>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve) => {
+    if (options.socketPath) server.listen(options.socketPath, resolve);
+    else server.listen(0, "127.0.0.1", resolve);
+  });
+  const target = options.socketPath
+    ? `unix:${options.socketPath}`
+    : `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    server,
+    readiness,
+    target,
+    logs,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const session of sessions) session.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
