@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formDecode, parseQuery, parseUrlEncoded } from "./query.ts";
+
+const queryCases: Array<[string, string, Record<string, string[]>]> = [
+  ["empty", "", {}],
+  ["leading ?", "?a=1", { a: ["1"] }],
+  ["plus is space", "q=a+b", { q: ["a b"] }],
+  ["%20 is space", "q=a%20b", { q: ["a b"] }],
+  ["%2B is plus", "q=a%2Bb", { q: ["a+b"] }],
+  ["malformed escape kept", "q=%zz", { q: ["%zz"] }],
+  ["truncated escape kept", "q=50%", { q: ["50%"] }],
+  ["mixed good and bad escapes", "q=%3Cx%zz%3E", { q: ["<x%zz>"] }],
+  ["utf-8 escapes", "q=%C3%A9", { q: ["é"] }],
+  ["invalid utf-8 becomes U+FFFD", "q=%C3", { q: ["\uFFFD"] }],
+  ["semicolon is literal", "a=1;b=2", { a: ["1;b=2"] }],
+  ["repeated keys keep all values", "x=1&x=2&x=3", { x: ["1", "2", "3"] }],
+  ["empty value", "a=", { a: [""] }],
+  ["no equals sign", "flag", { flag: [""] }],
+  ["empty pairs skipped", "a=1&&b=2&", { a: ["1"], b: ["2"] }],
+  ["equals in value", "a=b=c", { a: ["b=c"] }],
+  ["encoded key", "a%5B%5D=1", { "a[]": ["1"] }],
+  ["empty key", "=v", { "": ["v"] }],
+];
+
+for (const [name, raw, expected] of queryCases) {
+  test(`parseQuery: ${name}`, () => {
+    assert.deepEqual(parseQuery(raw), expected);
+  });
+}
+
+test("parseQuery: __proto__ and constructor are ordinary keys", () => {
+  const parsed = parseQuery("__proto__=x&constructor=y");
+  assert.deepEqual(Object.keys(parsed), ["__proto__", "constructor"]);
+  assert.deepEqual(parsed.constructor, ["y"]);
+  assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+});
+
+test("formDecode never throws on hostile escapes", () => {
+  assert.equal(formDecode("%%%E0%A4%A"), "%%\uFFFD%A");
+});
+
+test("parseUrlEncoded with limits caps keys, values and strings", () => {
+  const notes = new Set<string>();
+  const limits = { maxKeys: 2, maxValuesPerKey: 2, notes };
+  const long = "x".repeat(5000);
+  const parsed = parseUrlEncoded(`a=1&a=2&a=3&b=${long}&c=4`, limits);
+  assert.deepEqual(parsed.a, ["1", "2"]);
+  assert.equal(parsed.b?.[0]?.length, 4096);
+  assert.equal(parsed.c, undefined);
+  assert.deepEqual([...notes].sort(), ["container-truncated", "string-truncated"]);
+});
