@@ -1,0 +1,128 @@
+/**
+ * Runs the real processor (`processor/main.ts`) as a child process, configured only by environment
+ * variables, and exposes its JSON log lines, ports and exit.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "processor", "main.ts");
+
+/** A started processor. */
+export interface ProcessorProcess {
+  readonly child: ChildProcess;
+  readonly logs: Array<Record<string, unknown>>;
+  /** Raw stderr/stdout lines that were not JSON (should stay empty). */
+  readonly rawLines: string[];
+  readonly grpcPort: number | undefined;
+  readonly healthPort: number | undefined;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first log line matching `predicate`. */
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts the processor with `env` (added to a minimal environment) and does not wait. */
+export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? "", DD_SERVICE_EXTENSION_HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const rawLines: string[] = [];
+  const watchers: Array<() => void> = [];
+  let grpcPort: number | undefined;
+  let healthPort: number | undefined;
+  const onLine = (line: string) => {
+    if (line.trim() === "") return;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      logs.push(parsed);
+      if (parsed.msg === "health server listening") healthPort = Number(parsed.port);
+      if (parsed.msg === "ext_proc server listening" && typeof parsed.address === "string") {
+        const port = Number(parsed.address.split(":").pop());
+        grpcPort = Number.isNaN(port) ? undefined : port;
+      }
+    } catch {
+      rawLines.push(line);
+    }
+    for (const watcher of [...watchers]) watcher();
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = "";
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      lines.forEach(onLine);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    child,
+    logs,
+    rawLines,
+    get grpcPort() {
+      return grpcPort;
+    },
+    get healthPort() {
+      return healthPort;
+    },
+    exited,
+    waitForLog(predicate, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = logs.find(predicate);
+          if (!found) return false;
+          clearTimeout(timer);
+          watchers.splice(watchers.indexOf(check), 1);
+          resolve(found);
+          return true;
+        };
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`log line not seen in ${timeoutMs} ms; logs: ${JSON.stringify(logs)}`),
+            ),
+          timeoutMs,
+        );
+        if (!check()) watchers.push(check);
+        void exited.then(() =>
+          setTimeout(
+            () =>
+              check() ||
+              reject(
+                new Error(`processor exited; logs: ${JSON.stringify(logs)} ${rawLines.join("\n")}`),
+              ),
+            50,
+          ),
+        );
+      });
+    },
+    kill: (signal = "SIGTERM") => child.kill(signal),
+  };
+}
+
+/** Starts the processor on ephemeral ports and waits until it serves. */
+export async function startProcessor(env: Record<string, string> = {}): Promise<ProcessorProcess> {
+  const processor = spawnProcessor({
+    DD_SERVICE_EXTENSION_PORT: "0",
+    DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
+    ...env,
+  });
+  await processor.waitForLog((line) => line.msg === "ext_proc server listening");
+  return processor;
+}
+
+/** GETs the health endpoint; returns status and parsed JSON. */
+export async function getHealth(
+  port: number,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
