@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { HELMS, ciValuesFiles, lint } from "./support/helm.ts";
+import { ciValuesFiles, HELMS, lint } from "./support/helm.ts";
 
 const scenarios: Array<string | undefined> = [undefined, ...ciValuesFiles()];
 

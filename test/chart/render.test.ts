@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import {
   API_VERSIONS,
+  ciValuesFiles,
   HELMS,
   type HelmName,
-  type RenderedObject,
-  ciValuesFiles,
   objectId,
+  type RenderedObject,
   render,
 } from "./support/helm.ts";
 import { typeCheckObjects, validateObjects } from "./support/kube-schema.ts";
@@ -126,7 +126,11 @@ describe("what each scenario renders", () => {
     assert.deepEqual(kinds("ci/existing-secret-values.yaml"), base);
   });
   test("no EnvoyFilter without the Istio API", async () => {
-    const objects = await render("helm4", undefined, API_VERSIONS.filter((api) => !api.includes("istio")));
+    const objects = await render(
+      "helm4",
+      undefined,
+      API_VERSIONS.filter((api) => !api.includes("istio")),
+    );
     assert.equal(objects.filter((obj) => obj.kind === "EnvoyFilter").length, 0);
     assert.ok(objects.some((obj) => obj.kind === "Deployment"));
   });

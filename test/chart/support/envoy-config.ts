@@ -3,7 +3,7 @@
  * in processor/gen), the way istiod does before it sends them to Envoy. protobuf-es's `fromJson`
  * is strict: a misspelled field, a bad enum or a Go-style duration ("200ms") is an error.
  */
-import { type JsonValue, createRegistry, fromJson } from "@bufbuild/protobuf";
+import { createRegistry, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { type Any, AnySchema, anyUnpack } from "@bufbuild/protobuf/wkt";
 import {
   type Cluster,
@@ -82,7 +82,8 @@ export function decodeEnvoyFilter(envoyFilter: RenderedObject): DecodedEnvoyFilt
   const socket = cluster.transportSocket;
   let upstreamTls: UpstreamTlsContext | undefined;
   if (socket !== undefined) {
-    if (socket.configType.case !== "typedConfig") throw new Error("transport_socket lacks typed_config");
+    if (socket.configType.case !== "typedConfig")
+      throw new Error("transport_socket lacks typed_config");
     const any = socket.configType.value;
     if (any.typeUrl !== UPSTREAM_TLS_TYPE_URL) throw new Error(`unexpected ${any.typeUrl}`);
     upstreamTls = anyUnpack(any, UpstreamTlsContextSchema);

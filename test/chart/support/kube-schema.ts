@@ -10,7 +10,7 @@
  *   such as int32 ranges and required fields.
  */
 import ts from "typescript";
-import { ROOT, type RenderedObject, objectId } from "./helm.ts";
+import { objectId, type RenderedObject, ROOT } from "./helm.ts";
 
 /** Where each kind's interface and model class live. */
 interface KindModel {
@@ -24,7 +24,10 @@ export const KIND_MODELS: Readonly<Record<string, KindModel>> = {
   "v1/Service": { module: "kubernetes-models/v1", type: "Service" },
   "v1/ServiceAccount": { module: "kubernetes-models/v1", type: "ServiceAccount" },
   "v1/Secret": { module: "kubernetes-models/v1", type: "Secret" },
-  "policy/v1/PodDisruptionBudget": { module: "kubernetes-models/policy/v1", type: "PodDisruptionBudget" },
+  "policy/v1/PodDisruptionBudget": {
+    module: "kubernetes-models/policy/v1",
+    type: "PodDisruptionBudget",
+  },
   "autoscaling/v2/HorizontalPodAutoscaler": {
     module: "kubernetes-models/autoscaling/v2",
     type: "HorizontalPodAutoscaler",
@@ -122,7 +125,9 @@ export async function validateObjects(
     const { module, type } = modelFor(obj);
     const exports = (await import(module)) as Record<
       string,
-      new (data: unknown) => { validate(): void }
+      new (
+        data: unknown,
+      ) => { validate(): void }
     >;
     const Model = exports[type];
     if (Model === undefined) throw new Error(`${module} does not export ${type}`);
