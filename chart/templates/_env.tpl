@@ -22,6 +22,10 @@ envoyfilter.yaml, so the two sides cannot disagree.
   value: {{ .Values.observabilityMode.enabled | quote }}
 - name: DD_SERVICE_EXTENSION_DRAIN_TIMEOUT
   value: {{ .Values.processor.drainTimeout | quote }}
+- name: DD_SERVICE_EXTENSION_LOG_LEVEL
+  value: {{ .Values.processor.logLevel | quote }}
+- name: DD_SERVICE_EXTENSION_MAX_CONCURRENT_STREAMS
+  value: {{ .Values.processor.maxConcurrentStreams | int64 | quote }}
 - name: DD_APPSEC_ENABLED
   value: {{ .Values.appsec.enabled | quote }}
 - name: DD_APPSEC_BODY_PARSING_SIZE_LIMIT

@@ -66,7 +66,7 @@ TLS: each certificate source needs its input, and certificate verification needs
 {{- end }}
 
 {{/*
-Workload: distinct ports, a usable Agent address, a sane autoscaler range.
+Workload: distinct ports, a usable Agent address, no variable set twice, a sane autoscaler range.
 */}}
 {{- define "aap-extproc.validate.workload" -}}
 {{- if eq (int .Values.processor.grpcPort) (int .Values.processor.healthPort) }}
@@ -74,6 +74,17 @@ Workload: distinct ports, a usable Agent address, a sane autoscaler range.
 {{- end }}
 {{- if and (eq .Values.datadog.agent.hostSource "host") (not .Values.datadog.agent.host) }}
 {{- fail "datadog.agent.host is required when datadog.agent.hostSource=host: set the Agent's address, for example datadog-agent.datadog.svc.cluster.local, or use hostSource=nodeIP." }}
+{{- end }}
+{{- $seen := list }}
+{{- $duplicates := list }}
+{{- range (include "aap-extproc.env" . | fromYamlArray) }}
+{{- if has .name $seen }}
+{{- $duplicates = append $duplicates .name }}
+{{- end }}
+{{- $seen = append $seen .name }}
+{{- end }}
+{{- if $duplicates }}
+{{- fail (printf "processor.extraEnv sets %s, which the chart already sets (or which appears twice): Kubernetes keeps only one value, so use the chart's own value for it (see the README's values table) or drop the duplicate from processor.extraEnv." (join ", " (uniq $duplicates))) }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%v) must not exceed autoscaling.maxReplicas (%v)." .Values.autoscaling.minReplicas .Values.autoscaling.maxReplicas) }}

@@ -4,7 +4,7 @@
  * generates from them (`npm run chart:docs` regenerates it).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { isMap, parse, parseDocument, type YAMLMap } from "yaml";
@@ -111,7 +111,55 @@ describe("values.schema.json", () => {
   });
 });
 
+/** Every template and partial, concatenated. */
+function templatesText(): string {
+  const dir = join(CHART_DIR, "templates");
+  return readdirSync(dir)
+    .map((name) => readFileSync(join(dir, name), "utf8"))
+    .join("\n");
+}
+
+/**
+ * Whether a template reads `path`: as `.Values.<path>`, or through a variable bound to a parent
+ * (`$ef := .Values.envoyFilter` then `$ef.mode`). Stands in for helm-tool's unused-value lint.
+ */
+function isRead(path: string, text: string): boolean {
+  const quote = (literal: string) => literal.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (new RegExp(`\\.Values\\.${quote(path)}(?![\\w])`).test(text)) return true;
+  for (const [, alias, prefix] of text.matchAll(/\$(\w+) :?= \.Values\.([\w.]+)/g)) {
+    if (path.startsWith(`${prefix}.`)) {
+      const rest = path.slice(`${prefix}.`.length);
+      if (new RegExp(`\\$${alias}\\.${quote(rest)}(?![\\w])`).test(text)) return true;
+    }
+  }
+  return false;
+}
+
 describe("values.yaml", () => {
+  test("every value is read by a template", () => {
+    const text = templatesText();
+    const leaves = valuePaths(values).filter((path) => {
+      const value = path
+        .split(".")
+        .reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], values);
+      return PASS_THROUGH.has(path) || jsonType(value) !== "object";
+    });
+    assert.ok(leaves.length > 50, `only ${leaves.length} values found`);
+    assert.deepEqual(
+      leaves.filter((path) => !isRead(path, text)),
+      [],
+    );
+  });
+
+  test("the unused-value check notices an unread value (self-test)", () => {
+    assert.equal(
+      isRead("envoyFilter.mode", "{{ $ef := .Values.envoyFilter }}{{ $ef.mode }}"),
+      true,
+    );
+    assert.equal(isRead("envoyFilter.mode", "{{ .Values.envoyFilter.modeX }}"), false);
+    assert.equal(isRead("image.tag", "{{ .Values.image.tags }}"), false);
+  });
+
   test("has a full-sentence comment above every key", () => {
     const doc = parseDocument(readFileSync(join(CHART_DIR, "values.yaml"), "utf8"));
     const missing: string[] = [];
