@@ -10,7 +10,11 @@ import type { Server as HttpServer } from "node:http";
 import type { Http2Session } from "node:http2";
 import { type Config, formatConfigError, loadConfig } from "./config/index.ts";
 import { isStartupError, StartupError } from "./errors.ts";
-import { passThroughSession } from "./extproc/index.ts";
+import {
+  createWafSessionFactory,
+  passThroughSession,
+  type SessionFactory,
+} from "./extproc/index.ts";
 import { createLogger, type Logger } from "./log.ts";
 import {
   createHealthServer,
@@ -23,6 +27,7 @@ import {
   watchTlsFiles,
 } from "./server/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
+import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index.ts";
 
 /** gRPC framing overhead allowed above the body limit when sizing the largest accepted message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -59,16 +64,9 @@ async function serve(config: Config, log: Logger): Promise<void> {
   await listenHttp(health, config.healthPort, config.host);
   log.info("health server listening", { host: config.host, port: addressPort(health) });
 
-  if (!config.appsecEnabled)
-    log.warn(
-      "App and API Protection is DISABLED (DD_APPSEC_ENABLED=false): requests are not inspected",
-    );
+  const createSession = loadInspection(config, log);
   const shutdown = new AbortController();
-  const routes = createRoutes({
-    createSession: passThroughSession,
-    readiness,
-    log: log.child("extproc"),
-  });
+  const routes = createRoutes({ createSession, readiness, log: log.child("extproc") });
   const tls =
     config.tls && !config.udsPath
       ? await loadTlsMaterial(
@@ -95,15 +93,6 @@ async function serve(config: Config, log: Logger): Promise<void> {
         )
       : () => {};
   await listenGrpc(server, config);
-  log.info("ext_proc server listening", {
-    address: config.udsPath ?? `${config.host}:${addressPort(server)}`,
-    tls: tls !== undefined,
-    ...(tls ? describeCertificate(tls.cert) : {}),
-    version,
-    bodyLimit: config.bodyLimit,
-    observabilityMode: config.observabilityMode,
-  });
-  readiness.set("ready");
 
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -139,6 +128,46 @@ async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Ready, and only now announced: a signal from here on drains instead of killing.
+  readiness.set("ready");
+  log.info("ext_proc server listening", {
+    address: config.udsPath ?? `${config.host}:${addressPort(server)}`,
+    tls: tls !== undefined,
+    ...(tls ? describeCertificate(tls.cert) : {}),
+    version,
+    bodyLimit: config.bodyLimit,
+    observabilityMode: config.observabilityMode,
+  });
+}
+
+/** Loads the WAF and block pages, or returns the pass-through session when AppSec is off. */
+function loadInspection(config: Config, log: Logger): SessionFactory {
+  if (!config.appsecEnabled) {
+    log.warn(
+      "App and API Protection is DISABLED (DD_APPSEC_ENABLED=false): requests are not inspected, every message gets CONTINUE",
+    );
+    return passThroughSession;
+  }
+  const wafLog = log.child("waf");
+  try {
+    const engine = createWafEngine({
+      rulesPath: config.rulesPath,
+      obfuscatorKeyRegex: config.obfuscatorKeyRegex,
+      obfuscatorValueRegex: config.obfuscatorValueRegex,
+      log: wafLog,
+    });
+    const templates = loadBlockTemplates({
+      jsonPath: config.blockedTemplateJson,
+      htmlPath: config.blockedTemplateHtml,
+      log: wafLog,
+    });
+
+    return createWafSessionFactory({ config, engine, templates, log: log.child("extproc") });
+  } catch (error) {
+    if (isWafLoadError(error))
+      throw new StartupError("waf", `${error.code}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 function trackSessions(server: GrpcServer): Set<Http2Session> {

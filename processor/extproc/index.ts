@@ -1,9 +1,18 @@
+export type { Analysis, AnalysisDeps } from "./analysis.ts";
 export type { StreamContext } from "./process-stream.ts";
 export { processStream } from "./process-stream.ts";
 export { continueResponse, immediateResponse, responseFor } from "./responses.ts";
-export type { SessionFactory, StreamInfo, StreamOutcome, StreamSession } from "./session.ts";
+export type {
+  SessionFactory,
+  SessionResult,
+  StreamInfo,
+  StreamOutcome,
+  StreamSession,
+} from "./session.ts";
 export { passThroughSession } from "./session.ts";
 export type { Phase, StreamEvent, StreamState } from "./stream-state.ts";
 export { INITIAL_STATE, transition } from "./stream-state.ts";
 export type { ContinueVerdict, HeaderPair, ImmediateVerdict, Verdict } from "./verdict.ts";
 export { CONTINUE } from "./verdict.ts";
+export type { StreamHooks } from "./waf-session.ts";
+export { createWafSessionFactory } from "./waf-session.ts";

@@ -13,9 +13,14 @@ import type {
   ProcessingResponse,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { responseFor } from "./responses.ts";
-import type { SessionFactory, StreamInfo, StreamOutcome, StreamSession } from "./session.ts";
+import type {
+  SessionFactory,
+  SessionResult,
+  StreamInfo,
+  StreamOutcome,
+  StreamSession,
+} from "./session.ts";
 import { INITIAL_STATE, type StreamEvent, type StreamState, transition } from "./stream-state.ts";
-import type { Verdict } from "./verdict.ts";
 
 /** What the transport tells the loop about the call. */
 export interface StreamContext {
@@ -41,7 +46,8 @@ export async function* processStream(
       if (!next.ok) throw new ProtocolError(next.code, describe(next.code, event));
       state = next.state;
       session ??= createSession(streamInfo(message, context));
-      const verdict = dispatch(session, message);
+      const result = dispatch(session, message);
+      const verdict = result instanceof Promise ? await result : result;
       if (verdict instanceof ProtocolError) throw verdict;
       if (!message.observabilityMode) yield responseFor(event.kind, verdict);
       if (verdict.kind === "immediate") {
@@ -63,7 +69,7 @@ export async function* processStream(
 }
 
 /** Calls the session method for the message's kind. */
-function dispatch(session: StreamSession, message: ProcessingRequest): Verdict | ProtocolError {
+function dispatch(session: StreamSession, message: ProcessingRequest): SessionResult {
   const request = message.request;
   switch (request.case) {
     case "requestHeaders":
@@ -124,6 +130,7 @@ function streamInfo(message: ProcessingRequest, context: StreamContext): StreamI
   return {
     integration: istio !== undefined && istio !== "" ? "istio" : "envoy",
     attributes: flattenAttributes(message.attributes),
+    observabilityMode: message.observabilityMode,
   };
 }
 

@@ -24,16 +24,21 @@ export interface StreamInfo {
   readonly integration: "envoy" | "istio";
   /** Attributes Envoy attached to the first message of a direction (e.g. `source.address`). */
   readonly attributes: Readonly<Record<string, unknown>>;
+  /** Envoy runs this stream in observability mode: replies are ignored, so never block. */
+  readonly observabilityMode: boolean;
 }
+
+/** A session's answer: synchronous when no body parsing was needed (the common case). */
+export type SessionResult = Verdict | ProtocolError | Promise<Verdict | ProtocolError>;
 
 /** Per-stream analysis. Methods never throw; a protocol problem comes back as a value. */
 export interface StreamSession {
-  onRequestHeaders(headers: HttpHeaders): Verdict | ProtocolError;
-  onRequestBody(body: HttpBody): Verdict;
-  onRequestTrailers(trailers: HttpTrailers): Verdict;
-  onResponseHeaders(headers: HttpHeaders): Verdict | ProtocolError;
-  onResponseBody(body: HttpBody): Verdict;
-  onResponseTrailers(trailers: HttpTrailers): Verdict;
+  onRequestHeaders(headers: HttpHeaders): SessionResult;
+  onRequestBody(body: HttpBody): SessionResult;
+  onRequestTrailers(trailers: HttpTrailers): SessionResult;
+  onResponseHeaders(headers: HttpHeaders): SessionResult;
+  onResponseBody(body: HttpBody): SessionResult;
+  onResponseTrailers(trailers: HttpTrailers): SessionResult;
   /** Called exactly once, however the stream ends. */
   end(outcome: StreamOutcome): void;
 }

@@ -1,0 +1,38 @@
+/**
+ * Body accumulation for one direction, and the decision whether a body is worth asking Envoy for.
+ */
+import { type BodyBuffer, bodyKindFromContentType, createBodyBuffer } from "../http/index.ts";
+
+/** One direction's body while it streams in. */
+export interface BodyState {
+  readonly buffer: BodyBuffer;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  /** Analysed already: later chunks are acknowledged without looking at them. */
+  analysed: boolean;
+}
+
+/** What decides whether a body is inspected. */
+export interface BodyMeta {
+  readonly contentType?: string | undefined;
+  readonly contentEncoding?: string | undefined;
+}
+
+/**
+ * A body is inspected when body inspection is on (limit > 0) and its content type is one we parse
+ * (JSON, forms, multipart, XML, plain text). Binary and unknown types are never requested: they
+ * would cost Envoy round trips for nothing the WAF can read.
+ */
+export function isInspectable(meta: BodyMeta, limit: number): boolean {
+  return limit > 0 && bodyKindFromContentType(meta.contentType) !== undefined;
+}
+
+/** A fresh body state for `meta`, bounded by `limit` bytes. */
+export function createBodyState(meta: BodyMeta, limit: number): BodyState {
+  return {
+    buffer: createBodyBuffer(limit),
+    contentType: meta.contentType,
+    contentEncoding: meta.contentEncoding,
+    analysed: false,
+  };
+}

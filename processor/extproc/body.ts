@@ -1,0 +1,76 @@
+/**
+ * Request and response bodies: chunks are acknowledged at once (STREAMED) and accumulated up to
+ * the limit; the body is analysed once, at end of stream, at the limit, or at the trailers.
+ */
+import type { HttpBody } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { parseBody } from "../http/index.ts";
+import { ADDRESSES } from "../waf/index.ts";
+import { type Analysis, runWaf } from "./analysis.ts";
+import { type BodyState, createBodyState, isInspectable } from "./body-state.ts";
+import { CONTINUE, type Verdict } from "./verdict.ts";
+
+/** Which body. */
+export type Direction = "request" | "response";
+
+/** Handles one `request_body` or `response_body` chunk. */
+export function handleBody(
+  direction: Direction,
+  chunk: HttpBody,
+  analysis: Analysis,
+): Verdict | Promise<Verdict> {
+  const state = bodyStateOf(direction, analysis);
+  if (!state || state.analysed) return CONTINUE;
+  state.buffer.append(chunk.body);
+  if (chunk.endOfStream || state.buffer.truncated) return analyseBody(direction, analysis);
+  return CONTINUE;
+}
+
+/**
+ * Analyses the body of `direction` if it was accumulated and not analysed yet. Called at end of
+ * stream, at the trailers (a body followed by trailers never has end_of_stream set: without this,
+ * it would never be inspected), and when response headers arrive before the request body ended.
+ */
+export async function analyseBody(direction: Direction, analysis: Analysis): Promise<Verdict> {
+  const state = direction === "request" ? analysis.requestBody : analysis.responseBody;
+  if (!state || state.analysed) return CONTINUE;
+  state.analysed = true;
+  if (state.buffer.size === 0) return CONTINUE;
+  const parsed = await parseBody(state.buffer.bytes(), {
+    ...(state.contentType ? { contentType: state.contentType } : {}),
+    ...(state.contentEncoding ? { contentEncoding: state.contentEncoding } : {}),
+    truncated: state.buffer.truncated,
+    limit: analysis.deps.config.bodyLimit,
+  });
+  if (!parsed.ok) {
+    analysis.bodyNotes.push(`${direction}:${parsed.reason}`);
+    return CONTINUE;
+  }
+  const addresses =
+    direction === "request"
+      ? {
+          [ADDRESSES.REQUEST_BODY]: parsed.value,
+          ...(parsed.filenames && parsed.filenames.length > 0
+            ? { [ADDRESSES.REQUEST_BODY_FILENAMES]: parsed.filenames }
+            : {}),
+        }
+      : { [ADDRESSES.RESPONSE_BODY]: parsed.value };
+  return runWaf(analysis, addresses) ?? CONTINUE;
+}
+
+/**
+ * The body state of a direction, created on the first chunk when Envoy sends a body we did not
+ * ask for (a static body mode in the filter config), if its content type is inspectable.
+ */
+function bodyStateOf(direction: Direction, analysis: Analysis): BodyState | undefined {
+  const limit = analysis.deps.config.bodyLimit;
+  if (direction === "request") {
+    if (!analysis.requestBody && analysis.request && isInspectable(analysis.request, limit)) {
+      analysis.requestBody = createBodyState(analysis.request, limit);
+    }
+    return analysis.requestBody;
+  }
+  if (!analysis.responseBody && analysis.response && isInspectable(analysis.response, limit)) {
+    analysis.responseBody = createBodyState(analysis.response, limit);
+  }
+  return analysis.responseBody;
+}

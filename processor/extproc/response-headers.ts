@@ -1,0 +1,39 @@
+/** Response headers: run the WAF on status and headers, decide whether the body is worth reading. */
+import { ProtocolError } from "../errors.ts";
+import type { HttpHeaders } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { responseFromHeaders } from "../http/index.ts";
+import { ADDRESSES } from "../waf/index.ts";
+import { type Analysis, runWaf } from "./analysis.ts";
+import { analyseBody } from "./body.ts";
+import { createBodyState, isInspectable } from "./body-state.ts";
+import { headerEntries } from "./envoy-headers.ts";
+import type { Verdict } from "./verdict.ts";
+
+/** Handles `response_headers`. */
+export async function handleResponseHeaders(
+  message: HttpHeaders,
+  analysis: Analysis,
+): Promise<Verdict | ProtocolError> {
+  // The upstream may answer before the request body ended (envoyproxy/envoy #17069): analyse what
+  // arrived of it now, or an attacker could hide a payload behind a fast upstream response.
+  const early = await analyseBody("request", analysis);
+  if (early.kind === "immediate") return early;
+
+  const parsed = responseFromHeaders(headerEntries(message.headers));
+  if (!parsed.ok) return new ProtocolError("invalid-response-headers", parsed.error.message);
+  const response = parsed.value;
+  analysis.response = response;
+  const { "set-cookie": _cookies, ...headers } = response.headers;
+  const blocked = runWaf(analysis, {
+    [ADDRESSES.RESPONSE_STATUS]: String(response.status),
+    [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: headers,
+  });
+  if (blocked) return blocked;
+  const limit = analysis.deps.config.bodyLimit;
+  if (message.endOfStream || !isInspectable(response, limit)) {
+    // Nothing left to inspect: close cleanly after this reply and Envoy goes on without us.
+    return { kind: "continue", close: true };
+  }
+  analysis.responseBody = createBodyState(response, limit);
+  return { kind: "continue", wantBody: true };
+}

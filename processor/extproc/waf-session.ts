@@ -1,0 +1,60 @@
+/**
+ * The session that inspects a stream with the WAF: wires the phase handlers to the stream loop
+ * and releases the WAF context, exactly once, however the stream ends.
+ */
+import { type Analysis, type AnalysisDeps, createAnalysis } from "./analysis.ts";
+import { handleBody } from "./body.ts";
+import { handleRequestHeaders } from "./request-headers.ts";
+import { handleResponseHeaders } from "./response-headers.ts";
+import type { SessionFactory, StreamOutcome } from "./session.ts";
+import { handleTrailers } from "./trailers.ts";
+
+/** Hooks around a stream's analysis (the tracer implements them). */
+export interface StreamHooks {
+  /** Called after the request-headers WAF run: headers to set on the request (trace context). */
+  requestHeadersToSet?(analysis: Analysis): ReadonlyArray<readonly [string, string]>;
+  /** Called once when the stream ends. */
+  onEnd?(analysis: Analysis, outcome: StreamOutcome): void;
+}
+
+/** Creates the factory of WAF-inspecting sessions. */
+export function createWafSessionFactory(
+  deps: AnalysisDeps,
+  hooks: StreamHooks = {},
+): SessionFactory {
+  return (info) => {
+    const analysis = createAnalysis(info, deps);
+    let ended = false;
+    return {
+      onRequestHeaders: (message) =>
+        handleRequestHeaders(message, analysis, () => hooks.requestHeadersToSet?.(analysis) ?? []),
+      onRequestBody: (chunk) => handleBody("request", chunk, analysis),
+      onRequestTrailers: () => handleTrailers("request", analysis),
+      onResponseHeaders: (message) => handleResponseHeaders(message, analysis),
+      onResponseBody: (chunk) => handleBody("response", chunk, analysis),
+      onResponseTrailers: () => handleTrailers("response", analysis),
+      end(outcome) {
+        if (ended) return;
+        ended = true;
+        analysis.waf.dispose();
+        logStreamEnd(analysis, outcome);
+        hooks.onEnd?.(analysis, outcome);
+      },
+    };
+  };
+}
+
+/** One debug line per stream: verdict and rule ids only (never header values or bodies). */
+function logStreamEnd(analysis: Analysis, outcome: StreamOutcome): void {
+  analysis.deps.log.debug("stream end", {
+    outcome,
+    rules: [...analysis.ruleIds],
+    blocked: analysis.blockedBy !== undefined,
+    status: analysis.blockedBy?.status ?? analysis.response?.status,
+    wouldHaveBlocked: analysis.wouldHaveBlocked !== undefined,
+    observing: analysis.observing,
+    wafTimeouts: analysis.waf.timeouts,
+    wafDurationUs: analysis.waf.durationUs,
+    ...(analysis.bodyNotes.length > 0 ? { bodyNotes: analysis.bodyNotes } : {}),
+  });
+}
