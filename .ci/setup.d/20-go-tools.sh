@@ -6,12 +6,13 @@
 #   helm4          helm.sh/helm/v4         (tools/helm4)
 #   helm-docs      norwoodj/helm-docs      (tools/helm-docs)
 # Idempotent: a tool is rebuilt only when its module's go.sum changed since the last build (a stamp
-# file next to the binary records the go.sum hash). Set AAP_GO_TOOLS_FORCE=1 to rebuild everything.
+# file next to the binary records the go.sum hash). Set AAP_GO_TOOLS_FORCE=1 to rebuild everything,
+# AAP_GO_TOOLS_BIN to build somewhere else (for example to time a build from scratch).
 set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 cd "$AAP_ROOT"
 
-bin="$AAP_ROOT/.tools/bin"
+bin="${AAP_GO_TOOLS_BIN:-$AAP_ROOT/.tools/bin}"
 mkdir -p "$bin"
 export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
 export CGO_ENABLED=0

@@ -17,10 +17,10 @@ typed_config:
   grpc_service:
     envoy_grpc:
       cluster_name: {{ include "aap-extproc.extprocClusterName" . }}
-    # Tells the processor it runs behind Envoy (component detection, body defaults).
+    # Tells the processor which proxy integration it serves (component detection).
     # grpc_service.timeout is deliberately absent: it would bound the whole stream.
     initial_metadata:
-      - key: x-datadog-envoy-integration
+      - key: x-datadog-{{ .Values.envoyFilter.integration }}-integration
         value: "1"
   failure_mode_allow: {{ .Values.envoyFilter.failOpen }}
   processing_mode:

@@ -190,6 +190,13 @@ describe("one value drives each feature on both sides", () => {
     const san = validation.value.matchTypedSubjectAltNames[0];
     assert.deepEqual(san?.matcher?.matchPattern, { case: "exact", value: sni });
   });
+  test("gateway-api scenario reports the istio integration", () => {
+    const metadata = decoded("ci/gateway-api-values.yaml").extProc.grpcService?.initialMetadata;
+    assert.deepEqual(
+      metadata?.map(({ key, value }) => ({ key, value })),
+      [{ key: "x-datadog-istio-integration", value: "1" }],
+    );
+  });
   test("sidecar scenario sends the configured request attributes", () => {
     assert.deepEqual(decoded("ci/envoyfilter-sidecar-values.yaml").extProc.requestAttributes, [
       "source.address",
