@@ -1,0 +1,57 @@
+/**
+ * An in-process processor with the real libddwaf: the WAF session factory on the real gRPC server,
+ * configured from environment-style variables like the real process.
+ */
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../processor/config/index.ts";
+import { createWafSessionFactory } from "../../processor/extproc/index.ts";
+import { createLogger } from "../../processor/log.ts";
+import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
+import { createClient, type grpc } from "./grpc-client.ts";
+import { startTestServer, type TestServer } from "./in-process.ts";
+
+/** The test ruleset (test/fixtures/rules/README.md). */
+export const TEST_RULES = fileURLToPath(
+  new URL("../fixtures/rules/test-rules.json", import.meta.url),
+);
+
+/** A running WAF server and a client connected to it. */
+export interface WafServer {
+  readonly server: TestServer;
+  readonly client: grpc.Client;
+  /** `stream end` debug lines: one per finished stream. */
+  streamEnds(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Starts a WAF server with `env` (e.g. DD_APPSEC_RULES, DD_APPSEC_BODY_PARSING_SIZE_LIMIT). */
+export async function startWafServer(env: Record<string, string> = {}): Promise<WafServer> {
+  const loaded = loadConfig({ DD_SERVICE_EXTENSION_TLS: "false", ...env });
+  if (!loaded.ok) throw new Error(`bad test config: ${JSON.stringify(loaded.errors)}`);
+  const { config } = loaded;
+  const logs: Array<Record<string, unknown>> = [];
+  const log = createLogger({
+    level: "debug",
+    sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const engine = createWafEngine({ rulesPath: config.rulesPath, log });
+  const templates = loadBlockTemplates({
+    jsonPath: config.blockedTemplateJson,
+    htmlPath: config.blockedTemplateHtml,
+    log,
+  });
+  const server = await startTestServer({
+    createSession: createWafSessionFactory({ config, engine, templates, log }),
+  });
+  const client = createClient(server.target);
+  return {
+    server,
+    client,
+    streamEnds: () => logs.filter((line) => line.msg === "stream end"),
+    async close() {
+      client.close();
+      await server.close();
+      engine.dispose();
+    },
+  };
+}
