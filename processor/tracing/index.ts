@@ -1,0 +1,19 @@
+/**
+ * `tracing/`: one Datadog span per ext_proc stream, tagged as Datadog's Go processor tags it. The
+ * only folder that touches dd-trace (in `dd-tracer.ts`, loaded when {@link createTracer} runs).
+ */
+
+export type { DatadogTracer, TracerTestOptions } from "./dd-tracer.ts";
+export { createTracer } from "./dd-tracer.ts";
+export type { RecordingTracerOptions } from "./recording.ts";
+export { createNoopTracer, createRecordingTracer } from "./recording.ts";
+export type { SpanTagOptions } from "./tags.ts";
+export { spanTagsFor } from "./tags.ts";
+export type {
+  RecordedSpan,
+  SpanEnd,
+  SpanStart,
+  SpanTags,
+  StreamSpan,
+  StreamTracer,
+} from "./types.ts";
