@@ -24,6 +24,7 @@ import {
   describeCertificate,
   type GrpcServer,
   loadTlsMaterial,
+  type Readiness,
   watchTlsFiles,
 } from "./server/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
@@ -94,6 +95,38 @@ async function serve(config: Config, log: Logger): Promise<void> {
       : () => {};
   await listenGrpc(server, config);
 
+  installShutdown({ config, log, readiness, server, health, sessions, shutdown, stopWatching });
+  // Ready, and only now announced: a signal from here on drains instead of killing.
+  readiness.set("ready");
+  log.info("ext_proc server listening", {
+    address: config.udsPath ?? `${config.host}:${addressPort(server)}`,
+    tls: tls !== undefined,
+    ...(tls ? describeCertificate(tls.cert) : {}),
+    version,
+    bodyLimit: config.bodyLimit,
+    observabilityMode: config.observabilityMode,
+  });
+}
+
+/** What a graceful shutdown stops. */
+interface ShutdownTargets {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly readiness: Readiness;
+  readonly server: GrpcServer;
+  readonly health: HttpServer;
+  readonly sessions: Set<Http2Session>;
+  readonly shutdown: AbortController;
+  readonly stopWatching: () => void;
+}
+
+/**
+ * SIGTERM/SIGINT: report draining (health 503, gRPC NOT_SERVING), stop accepting connections, send
+ * GOAWAY so Envoy opens new streams elsewhere, let open streams finish up to the drain timeout,
+ * then cancel what is left and exit 0. A second signal exits at once with code 1.
+ */
+function installShutdown(targets: ShutdownTargets): void {
+  const { config, log, readiness, server, health, sessions, shutdown, stopWatching } = targets;
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (draining) {
@@ -128,16 +161,6 @@ async function serve(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  // Ready, and only now announced: a signal from here on drains instead of killing.
-  readiness.set("ready");
-  log.info("ext_proc server listening", {
-    address: config.udsPath ?? `${config.host}:${addressPort(server)}`,
-    tls: tls !== undefined,
-    ...(tls ? describeCertificate(tls.cert) : {}),
-    version,
-    bodyLimit: config.bodyLimit,
-    observabilityMode: config.observabilityMode,
-  });
 }
 
 /** Loads the WAF and block pages, or returns the pass-through session when AppSec is off. */
