@@ -5,19 +5,23 @@
  */
 
 /** Ways Envoy (or something pretending to be Envoy) can break the ext_proc protocol. */
-export type ProtocolErrorCode =
-  | "missing-request"
-  | "response-before-request"
-  | "body-before-headers"
-  | "trailers-before-headers"
-  | "duplicate-request-headers"
-  | "duplicate-response-headers"
-  | "response-body-before-headers"
-  | "body-after-end"
-  | "trailers-after-end"
-  | "message-after-end"
-  | "invalid-request-headers"
-  | "invalid-response-headers";
+export const PROTOCOL_ERROR_CODES = [
+  "missing-request",
+  "response-before-request",
+  "body-before-headers",
+  "trailers-before-headers",
+  "duplicate-request-headers",
+  "duplicate-response-headers",
+  "response-body-before-headers",
+  "body-after-end",
+  "trailers-after-end",
+  "message-after-end",
+  "invalid-request-headers",
+  "invalid-response-headers",
+] as const;
+
+/** One of {@link PROTOCOL_ERROR_CODES}. */
+export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
 
 /** A protocol violation on one stream: that stream ends with gRPC INVALID_ARGUMENT, nothing else. */
 export class ProtocolError extends Error {
@@ -36,7 +40,10 @@ export function isProtocolError(value: unknown): value is ProtocolError {
 }
 
 /** Why startup failed; `main` exits with code 2 for config errors and 1 for the rest. */
-export type StartupErrorCode = "invalid-config" | "tls" | "listen" | "waf";
+export const STARTUP_ERROR_CODES = ["invalid-config", "tls", "listen", "waf"] as const;
+
+/** One of {@link STARTUP_ERROR_CODES}. */
+export type StartupErrorCode = (typeof STARTUP_ERROR_CODES)[number];
 
 /** A failure that stops the processor before it serves. */
 export class StartupError extends Error {
