@@ -48,6 +48,8 @@ export interface FakeAgentOptions {
   down?: boolean;
   /** Answer `/v0.7/config` with 404 (Remote Configuration off) instead of `{}`. Default false. */
   remoteConfigDisabled?: boolean;
+  /** Status of trace uploads; anything but 200 rejects them without recording. Default 200. */
+  traceStatus?: number;
 }
 
 /** A running fake Agent. */
@@ -62,6 +64,8 @@ export interface FakeAgent {
   /** Every request answered. */
   readonly requests: AgentRequest[];
   readonly isUp: boolean;
+  /** Status of later trace uploads; anything but 200 rejects them without recording. */
+  setTraceStatus(status: number): void;
   /** Resolves with the spans matching `predicate` once at least `count` (default 1) arrived. */
   waitForSpans(
     predicate: (span: AgentSpan) => boolean,
@@ -83,6 +87,7 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
   const requests: AgentRequest[] = [];
   const watchers = new Set<() => void>();
   let server: Server | undefined;
+  let traceStatus = options.traceStatus ?? 200;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -100,7 +105,9 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
   };
 
   const route = (path: string, body: Buffer, res: ServerResponse): void => {
-    if (path === "/v0.4/traces" || path === "/v0.5/traces") {
+    if ((path === "/v0.4/traces" || path === "/v0.5/traces") && traceStatus !== 200) {
+      json(res, traceStatus, { error: "rejected by the fake agent" });
+    } else if (path === "/v0.4/traces" || path === "/v0.5/traces") {
       const received = path === "/v0.4/traces" ? decodeV04(body) : decodeV05(body);
       for (const trace of received) {
         traces.push(trace);
@@ -167,6 +174,9 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
     requests,
     get isUp() {
       return server !== undefined;
+    },
+    setTraceStatus(status) {
+      traceStatus = status;
     },
     waitForSpans(predicate, timeoutMs = 10_000, count = 1) {
       return new Promise((resolve, reject) => {

@@ -35,6 +35,12 @@ export const SCENARIO_NAMES = [
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
+/** Benign requests that carry an upstream trace context (without and with the ASM trace source). */
+export type ContextScenarioName = "upstream-context" | "upstream-asm";
+
+/** The trace context of the `upstream-*` scenarios (go-reference-processor.md B36). */
+export const UPSTREAM = { traceId: "12345", parentId: "67890" } as const;
+
 /** Builds a request model from pseudo-headers and headers, as `extproc/` does. */
 export function request(
   method: string,
@@ -145,14 +151,17 @@ function scenario(
 const integration = "envoy" as const;
 
 /** The scenarios, by name; `marker` makes each request's path unique (e.g. per test run). */
-export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
-  const p = (path: string) =>
-    `${path}${marker === "" ? "" : `${path.includes("?") ? "&" : "?"}m=${marker}`}`;
+export function scenarios(
+  marker = "",
+): Record<ScenarioName | ContextScenarioName, TracingScenario> {
+  // `m=<marker>.<scenario>` makes each request unique per run and per scenario.
+  const p = (path: string, name: string) =>
+    marker === "" ? path : `${path}${path.includes("?") ? "&" : "?"}m=${marker}.${name}`;
   return {
     benign: scenario(
       {
         integration,
-        request: request("GET", p("/api/users/123"), {
+        request: request("GET", p("/api/users/123", "benign"), {
           "user-agent": "Mozilla/5.0",
           accept: "application/json",
           "x-forwarded-for": "18.18.18.18",
@@ -171,7 +180,7 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
     monitored: scenario(
       {
         integration: "istio",
-        request: request("POST", p("/login?password=hunter2&user=bob"), {
+        request: request("POST", p("/login?password=hunter2&user=bob", "monitored"), {
           "user-agent": "dd-test-scanner-log",
           "content-type": "application/json",
         }),
@@ -197,7 +206,9 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
     "blocked-request-headers": scenario(
       {
         integration,
-        request: request("GET", p("/"), { "user-agent": "dd-test-scanner-log-block" }),
+        request: request("GET", p("/", "blocked-request-headers"), {
+          "user-agent": "dd-test-scanner-log-block",
+        }),
       },
       [
         run({
@@ -221,7 +232,7 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
     "blocked-request-body": scenario(
       {
         integration,
-        request: request("GET", p("/"), {
+        request: request("GET", p("/", "blocked-request-body"), {
           "user-agent": "curl/8.0",
           "content-type": "application/json",
         }),
@@ -246,7 +257,10 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
       { outcome: "blocked", blockedBy: BLOCK_403 },
     ),
     "blocked-response": scenario(
-      { integration, request: request("OPTION", p("/"), { "user-agent": "Chrome" }) },
+      {
+        integration,
+        request: request("OPTION", p("/", "blocked-response"), { "user-agent": "Chrome" }),
+      },
       [
         run({
           attributes: { "_dd.appsec.s.req.headers": [{ "user-agent": [[[8]], { len: 1 }] }] },
@@ -273,7 +287,10 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
       },
     ),
     redirected: scenario(
-      { integration, request: request("GET", p("/admin"), { "user-agent": "Mozilla/5.0" }) },
+      {
+        integration,
+        request: request("GET", p("/admin", "redirected"), { "user-agent": "Mozilla/5.0" }),
+      },
       [
         run({
           events: [
@@ -294,7 +311,9 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
     observability: scenario(
       {
         integration,
-        request: request("GET", p("/"), { "user-agent": "dd-test-scanner-log-block" }),
+        request: request("GET", p("/", "observability"), {
+          "user-agent": "dd-test-scanner-log-block",
+        }),
       },
       [
         run({
@@ -322,15 +341,45 @@ export function scenarios(marker = ""): Record<ScenarioName, TracingScenario> {
     cancelled: scenario(
       {
         integration,
-        request: request("GET", p("/../../../resource-span/.?id=test"), {
+        request: request("GET", p("/../../../resource-span/.?id=test", "cancelled"), {
           "user-agent": "Mistake Not...",
         }),
       },
       [run({ events: [event("custom-001", "custom", "server.request.uri.raw", "/")], keep: true })],
       { outcome: "cancelled" },
     ),
+    "upstream-context": scenario(
+      {
+        integration,
+        request: request("GET", p("/downstream", "upstream-context"), {
+          "user-agent": "Mozilla/5.0",
+          "x-datadog-trace-id": UPSTREAM.traceId,
+          "x-datadog-parent-id": UPSTREAM.parentId,
+          "x-datadog-sampling-priority": "1",
+        }),
+      },
+      [run()],
+      { outcome: "complete", response: response(200) },
+    ),
+    "upstream-asm": scenario(
+      {
+        integration,
+        request: request("GET", p("/downstream-asm", "upstream-asm"), {
+          "user-agent": "Mozilla/5.0",
+          "x-datadog-trace-id": UPSTREAM.traceId,
+          "x-datadog-parent-id": UPSTREAM.parentId,
+          "x-datadog-sampling-priority": "2",
+          "x-datadog-tags": "_dd.p.dm=-5,_dd.p.ts=02",
+        }),
+      },
+      [run()],
+      { outcome: "complete", response: response(200) },
+    ),
     "waf-timeout": scenario(
-      { integration, request: request("PUT", p("/upload"), { "user-agent": "Mozilla/5.0" }) },
+      {
+        integration,
+        request: request("PUT", p("/upload", "waf-timeout"), { "user-agent": "Mozilla/5.0" }),
+      },
       [run({ timedOut: true, durationUs: 10_000 }), run({ timedOut: true, durationUs: 0 })],
       { outcome: "complete", response: response(503, { "content-type": ["text/plain"] }) },
     ),
