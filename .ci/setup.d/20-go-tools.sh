@@ -12,6 +12,10 @@ set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 cd "$AAP_ROOT"
 
+if ! command -v go >/dev/null; then
+  echo "setup: Go is not on PATH; the chart tools need Go 1.26 or later (tools/*/go.mod)" >&2
+  exit 1
+fi
 bin="${AAP_GO_TOOLS_BIN:-$AAP_ROOT/.tools/bin}"
 mkdir -p "$bin"
 export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"

@@ -79,6 +79,18 @@ test("the schema check rejects unknown fields, bad types and bad enums (self-tes
   assert.match(text, /Service\/z: .*string.*number/s);
 });
 
+test("the runtime validators catch formats and required fields (self-test)", async () => {
+  const objects = [
+    { metadata: { name: "x" }, spec: { replicas: 2 ** 40, selector: {}, template: {} } },
+    { metadata: { name: "y" }, spec: { template: {} } },
+  ].map((obj) => ({ apiVersion: "apps/v1", kind: "Deployment", ...obj }) as RenderedObject);
+  const text = (await validateObjects(objects))
+    .map((problem) => `${problem.object}: ${problem.message}`)
+    .join("\n");
+  assert.match(text, /Deployment\/x: .*replicas must match format "int32"/);
+  assert.match(text, /Deployment\/y: .*must have required property selector/);
+});
+
 for (const helm of HELMS) {
   describe(`${helm} template`, () => {
     for (const values of scenarios) {
