@@ -59,7 +59,7 @@ function assertBlocked(
   assert.equal(
     result.status,
     status,
-    `expected a ${status} block, got ${result.status}: ${result.text.slice(0, 200)}`,
+    `expected a ${status} block, got ${result.status} (failure: ${result.failure}): ${result.text.slice(0, 200)}`,
   );
   assert.equal(result.localReply, "immediate");
   assert.equal(result.reachedUpstream, false);
