@@ -40,17 +40,13 @@ export function multipart(
   parts: Array<{ name: string; value: string; filename?: string }>,
 ): HttpRequest {
   const boundary = "----aape2eBoundary7MA4YWxkTrZu0gW";
-  const body =
-    parts
-      .map(
-        (part) =>
-          `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"` +
-          (part.filename
-            ? `; filename="${part.filename}"\r\nContent-Type: application/octet-stream`
-            : "") +
-          `\r\n\r\n${part.value}\r\n`,
-      )
-      .join("") + `--${boundary}--\r\n`;
+  const encoded = parts.map((part) => {
+    const file = part.filename
+      ? `; filename="${part.filename}"\r\nContent-Type: application/octet-stream`
+      : "";
+    return `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${file}\r\n\r\n${part.value}\r\n`;
+  });
+  const body = `${encoded.join("")}--${boundary}--\r\n`;
   return withBody(`multipart/form-data; boundary=${boundary}`, body);
 }
 
