@@ -27,6 +27,7 @@ import {
   type Readiness,
   watchTlsFiles,
 } from "./server/index.ts";
+import { createTracer } from "./tracing/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
 import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index.ts";
 
@@ -65,7 +66,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   await listenHttp(health, config.healthPort, config.host);
   log.info("health server listening", { host: config.host, port: addressPort(health) });
 
-  const createSession = loadInspection(config, log);
+  const { createSession, flushTraces } = loadInspection(config, log);
   const shutdown = new AbortController();
   const routes = createRoutes({ createSession, readiness, log: log.child("extproc") });
   const tls =
@@ -95,7 +96,17 @@ async function serve(config: Config, log: Logger): Promise<void> {
       : () => {};
   await listenGrpc(server, config);
 
-  installShutdown({ config, log, readiness, server, health, sessions, shutdown, stopWatching });
+  installShutdown({
+    config,
+    log,
+    readiness,
+    server,
+    health,
+    sessions,
+    shutdown,
+    stopWatching,
+    flushTraces,
+  });
   // Ready, and only now announced: a signal from here on drains instead of killing.
   readiness.set("ready");
   log.info("ext_proc server listening", {
@@ -118,6 +129,8 @@ interface ShutdownTargets {
   readonly sessions: Set<Http2Session>;
   readonly shutdown: AbortController;
   readonly stopWatching: () => void;
+  /** Sends buffered traces to the Agent; bounded, so an absent Agent cannot hold the exit. */
+  readonly flushTraces: () => Promise<void>;
 }
 
 /**
@@ -126,7 +139,8 @@ interface ShutdownTargets {
  * then cancel what is left and exit 0. A second signal exits at once with code 1.
  */
 function installShutdown(targets: ShutdownTargets): void {
-  const { config, log, readiness, server, health, sessions, shutdown, stopWatching } = targets;
+  const { config, log, readiness, server, health, sessions, shutdown, stopWatching, flushTraces } =
+    targets;
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (draining) {
@@ -154,8 +168,13 @@ function installShutdown(targets: ShutdownTargets): void {
       clearTimeout(deadline);
       if (config.udsPath) rmSync(config.udsPath, { force: true });
       health.close();
-      log.info("shutdown complete");
-      process.exit(0);
+      // The tracer's flush runs on unreferenced timers: hold the loop open until it settles.
+      const hold = setTimeout(() => {}, 5000);
+      void flushTraces().finally(() => {
+        clearTimeout(hold);
+        log.info("shutdown complete");
+        process.exit(0);
+      });
     });
     for (const session of sessions) session.close();
   };
@@ -164,12 +183,15 @@ function installShutdown(targets: ShutdownTargets): void {
 }
 
 /** Loads the WAF and block pages, or returns the pass-through session when AppSec is off. */
-function loadInspection(config: Config, log: Logger): SessionFactory {
+function loadInspection(
+  config: Config,
+  log: Logger,
+): { createSession: SessionFactory; flushTraces: () => Promise<void> } {
   if (!config.appsecEnabled) {
     log.warn(
       "App and API Protection is DISABLED (DD_APPSEC_ENABLED=false): requests are not inspected, every message gets CONTINUE",
     );
-    return passThroughSession;
+    return { createSession: passThroughSession, flushTraces: async () => {} };
   }
   const wafLog = log.child("waf");
   try {
@@ -185,7 +207,15 @@ function loadInspection(config: Config, log: Logger): SessionFactory {
       log: wafLog,
     });
 
-    return createWafSessionFactory({ config, engine, templates, log: log.child("extproc") });
+    const tracer = createTracer(config, log.child("tracing"));
+    const createSession = createWafSessionFactory({
+      config,
+      engine,
+      templates,
+      tracer,
+      log: log.child("extproc"),
+    });
+    return { createSession, flushTraces: () => tracer.shutdown(2000) };
   } catch (error) {
     if (isWafLoadError(error))
       throw new StartupError("waf", `${error.code}: ${error.message}`, { cause: error });

@@ -6,13 +6,13 @@
 import type { Config } from "../config/index.ts";
 import type { HttpRequest, HttpResponse } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import type { StreamSpan, StreamTracer } from "../tracing/index.ts";
 import {
   type BlockTemplates,
   blockResponseFor,
   type WafAction,
   type WafContext,
   type WafEngine,
-  type WafRunResult,
 } from "../waf/index.ts";
 import type { BodyState } from "./body-state.ts";
 import type { StreamInfo } from "./session.ts";
@@ -24,8 +24,8 @@ export interface AnalysisDeps {
   readonly engine: WafEngine;
   readonly templates: BlockTemplates;
   readonly log: Logger;
-  /** Called with every WAF run of a stream (the tracer records them on the span). */
-  readonly onWafRun?: (analysis: Analysis, result: WafRunResult) => void;
+  /** One span per stream, started at the request headers. */
+  readonly tracer: StreamTracer;
 }
 
 /** Everything one stream has learnt so far. Mutable, owned by the stream's session. */
@@ -37,6 +37,10 @@ export interface Analysis {
   readonly observing: boolean;
   request?: HttpRequest;
   response?: HttpResponse;
+  /** The stream's span, once the request headers were understood. */
+  span?: StreamSpan;
+  /** API Security: extract schemas in the run that analyses the response body. */
+  extractSchemaWithResponseBody?: boolean;
   requestBody?: BodyState;
   responseBody?: BodyState;
   /** Ids of the rules that matched, in order of first match. */
@@ -73,7 +77,7 @@ export function runWaf(
 ): ImmediateVerdict | undefined {
   const result = analysis.waf.run(addresses, analysis.deps.config.wafTimeoutUs);
   for (const id of ruleIdsOf(result.events)) analysis.ruleIds.add(id);
-  analysis.deps.onWafRun?.(analysis, result);
+  analysis.span?.noteWaf(result);
   const action = result.actions[0];
   if (!action) return undefined;
   if (analysis.observing) {

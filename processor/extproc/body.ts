@@ -4,7 +4,7 @@
  */
 import type { HttpBody } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { parseBody } from "../http/index.ts";
-import { ADDRESSES } from "../waf/index.ts";
+import { ADDRESSES, EXTRACT_SCHEMA } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
 import { type BodyState, createBodyState, isInspectable } from "./body-state.ts";
 import { CONTINUE, type Verdict } from "./verdict.ts";
@@ -53,7 +53,12 @@ export async function analyseBody(direction: Direction, analysis: Analysis): Pro
             ? { [ADDRESSES.REQUEST_BODY_FILENAMES]: parsed.filenames }
             : {}),
         }
-      : { [ADDRESSES.RESPONSE_BODY]: parsed.value };
+      : {
+          [ADDRESSES.RESPONSE_BODY]: parsed.value,
+          ...(analysis.extractSchemaWithResponseBody
+            ? { [ADDRESSES.WAF_CONTEXT_PROCESSOR]: EXTRACT_SCHEMA }
+            : {}),
+        };
   return runWaf(analysis, addresses) ?? CONTINUE;
 }
 

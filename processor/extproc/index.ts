@@ -14,5 +14,4 @@ export type { Phase, StreamEvent, StreamState } from "./stream-state.ts";
 export { INITIAL_STATE, transition } from "./stream-state.ts";
 export type { ContinueVerdict, HeaderPair, ImmediateVerdict, Verdict } from "./verdict.ts";
 export { CONTINUE } from "./verdict.ts";
-export type { StreamHooks } from "./waf-session.ts";
 export { createWafSessionFactory } from "./waf-session.ts";

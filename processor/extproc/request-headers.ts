@@ -6,13 +6,12 @@ import { ADDRESSES } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
 import { createBodyState, isInspectable } from "./body-state.ts";
 import { headerEntries } from "./envoy-headers.ts";
-import type { HeaderPair, Verdict } from "./verdict.ts";
+import type { Verdict } from "./verdict.ts";
 
-/** Handles `request_headers`. `extraHeaders` are set on the request going on (trace context). */
+/** Handles `request_headers`: starts the span, runs the WAF, injects the trace context. */
 export function handleRequestHeaders(
   message: HttpHeaders,
   analysis: Analysis,
-  extraHeaders: () => readonly HeaderPair[] = () => [],
 ): Verdict | ProtocolError {
   const { config } = analysis.deps;
   const remoteAddress = analysis.info.attributes["source.address"];
@@ -23,6 +22,10 @@ export function handleRequestHeaders(
   if (!parsed.ok) return new ProtocolError("invalid-request-headers", parsed.error.message);
   const request = parsed.value;
   analysis.request = request;
+  analysis.span = analysis.deps.tracer.startSpan({
+    integration: analysis.info.integration,
+    request,
+  });
   const blocked = runWaf(analysis, {
     [ADDRESSES.REQUEST_METHOD]: request.method,
     [ADDRESSES.REQUEST_URI_RAW]: request.rawUri,
@@ -37,6 +40,7 @@ export function handleRequestHeaders(
   const wantBody =
     !message.endOfStream && !request.isUpgrade && isInspectable(request, config.bodyLimit);
   if (wantBody) analysis.requestBody = createBodyState(request, config.bodyLimit);
-  const setHeaders = extraHeaders();
+  // After the WAF run: in standalone mode the context is injected only when the trace is kept.
+  const setHeaders = analysis.span.propagationHeaders();
   return { kind: "continue", wantBody, ...(setHeaders.length > 0 ? { setHeaders } : {}) };
 }

@@ -2,7 +2,7 @@
 import { ProtocolError } from "../errors.ts";
 import type { HttpHeaders } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { responseFromHeaders } from "../http/index.ts";
-import { ADDRESSES } from "../waf/index.ts";
+import { ADDRESSES, EXTRACT_SCHEMA } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
 import { analyseBody } from "./body.ts";
 import { createBodyState, isInspectable } from "./body-state.ts";
@@ -24,13 +24,21 @@ export async function handleResponseHeaders(
   const response = parsed.value;
   analysis.response = response;
   const { "set-cookie": _cookies, ...headers } = response.headers;
+  const limit = analysis.deps.config.bodyLimit;
+  const wantBody = !message.endOfStream && isInspectable(response, limit);
+  // API Security: schemas are extracted in the last run of the stream, so that they cover the
+  // response body when there is one.
+  const sampleSchema =
+    analysis.deps.config.apiSecurityEnabled &&
+    analysis.span?.shouldSampleSchema(response.status) === true;
+  if (wantBody) analysis.extractSchemaWithResponseBody = sampleSchema;
   const blocked = runWaf(analysis, {
     [ADDRESSES.RESPONSE_STATUS]: String(response.status),
     [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: headers,
+    ...(sampleSchema && !wantBody ? { [ADDRESSES.WAF_CONTEXT_PROCESSOR]: EXTRACT_SCHEMA } : {}),
   });
   if (blocked) return blocked;
-  const limit = analysis.deps.config.bodyLimit;
-  if (message.endOfStream || !isInspectable(response, limit)) {
+  if (!wantBody) {
     // Nothing left to inspect: close cleanly after this reply and Envoy goes on without us.
     return { kind: "continue", close: true };
   }

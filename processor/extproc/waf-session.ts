@@ -9,25 +9,13 @@ import { handleResponseHeaders } from "./response-headers.ts";
 import type { SessionFactory, StreamOutcome } from "./session.ts";
 import { handleTrailers } from "./trailers.ts";
 
-/** Hooks around a stream's analysis (the tracer implements them). */
-export interface StreamHooks {
-  /** Called after the request-headers WAF run: headers to set on the request (trace context). */
-  requestHeadersToSet?(analysis: Analysis): ReadonlyArray<readonly [string, string]>;
-  /** Called once when the stream ends. */
-  onEnd?(analysis: Analysis, outcome: StreamOutcome): void;
-}
-
 /** Creates the factory of WAF-inspecting sessions. */
-export function createWafSessionFactory(
-  deps: AnalysisDeps,
-  hooks: StreamHooks = {},
-): SessionFactory {
+export function createWafSessionFactory(deps: AnalysisDeps): SessionFactory {
   return (info) => {
     const analysis = createAnalysis(info, deps);
     let ended = false;
     return {
-      onRequestHeaders: (message) =>
-        handleRequestHeaders(message, analysis, () => hooks.requestHeadersToSet?.(analysis) ?? []),
+      onRequestHeaders: (message) => handleRequestHeaders(message, analysis),
       onRequestBody: (chunk) => handleBody("request", chunk, analysis),
       onRequestTrailers: () => handleTrailers("request", analysis),
       onResponseHeaders: (message) => handleResponseHeaders(message, analysis),
@@ -38,7 +26,7 @@ export function createWafSessionFactory(
         ended = true;
         analysis.waf.dispose();
         logStreamEnd(analysis, outcome);
-        hooks.onEnd?.(analysis, outcome);
+        finishSpan(analysis, outcome);
       },
     };
   };
@@ -56,5 +44,20 @@ function logStreamEnd(analysis: Analysis, outcome: StreamOutcome): void {
     wafTimeouts: analysis.waf.timeouts,
     wafDurationUs: analysis.waf.durationUs,
     ...(analysis.bodyNotes.length > 0 ? { bodyNotes: analysis.bodyNotes } : {}),
+  });
+}
+
+/** Finishes the stream's span (streams whose request headers were invalid have none). */
+function finishSpan(analysis: Analysis, outcome: StreamOutcome): void {
+  analysis.span?.finish({
+    outcome,
+    ...(analysis.response ? { response: analysis.response } : {}),
+    ...(analysis.blockedBy ? { blockedBy: analysis.blockedBy } : {}),
+    ...(analysis.wouldHaveBlocked ? { wouldHaveBlocked: analysis.wouldHaveBlocked } : {}),
+    observabilityMode: analysis.observing,
+    wafVersion: analysis.deps.engine.wafVersion,
+    rulesVersion: analysis.waf.rulesVersion,
+    wafTimeouts: analysis.waf.timeouts,
+    wafDurationUs: analysis.waf.durationUs,
   });
 }

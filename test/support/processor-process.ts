@@ -16,7 +16,7 @@ export interface ProcessorProcess {
   readonly rawLines: string[];
   readonly grpcPort: number | undefined;
   readonly healthPort: number | undefined;
-  /** Resolves with the exit code. */
+  /** Resolves with the exit code, once the output was read to the end ("close", not "exit"). */
   readonly exited: Promise<number | null>;
   /** Resolves with the first log line matching `predicate`. */
   waitForLog(
@@ -62,7 +62,7 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
       lines.forEach(onLine);
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   return {
     child,
     logs,

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../processor/config/index.ts";
 import { createWafSessionFactory } from "../../processor/extproc/index.ts";
 import { createLogger } from "../../processor/log.ts";
+import { createRecordingTracer, type RecordedSpan } from "../../processor/tracing/index.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
 import { createClient, type grpc } from "./grpc-client.ts";
 import { startTestServer, type TestServer } from "./in-process.ts";
@@ -21,6 +22,8 @@ export interface WafServer {
   readonly client: grpc.Client;
   /** `stream end` debug lines: one per finished stream. */
   streamEnds(): Array<Record<string, unknown>>;
+  /** Spans the recording tracer finished, in order. */
+  readonly spans: RecordedSpan[];
   close(): Promise<void>;
 }
 
@@ -40,14 +43,16 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     htmlPath: config.blockedTemplateHtml,
     log,
   });
+  const tracer = createRecordingTracer();
   const server = await startTestServer({
-    createSession: createWafSessionFactory({ config, engine, templates, log }),
+    createSession: createWafSessionFactory({ config, engine, templates, log, tracer }),
   });
   const client = createClient(server.target);
   return {
     server,
     client,
     streamEnds: () => logs.filter((line) => line.msg === "stream end"),
+    spans: tracer.spans,
     async close() {
       client.close();
       await server.close();
