@@ -29,7 +29,13 @@ export interface WafServer {
 
 /** Starts a WAF server with `env` (e.g. DD_APPSEC_RULES, DD_APPSEC_BODY_PARSING_SIZE_LIMIT). */
 export async function startWafServer(env: Record<string, string> = {}): Promise<WafServer> {
-  const loaded = loadConfig({ DD_SERVICE_EXTENSION_TLS: "false", ...env });
+  // A generous WAF budget unless a test sets one: these tests check what is detected, and the
+  // default 10 ms per stream can run out on a loaded 2-core CI machine (a timeout fails open).
+  const loaded = loadConfig({
+    DD_SERVICE_EXTENSION_TLS: "false",
+    DD_APPSEC_WAF_TIMEOUT: "2s",
+    ...env,
+  });
   if (!loaded.ok) throw new Error(`bad test config: ${JSON.stringify(loaded.errors)}`);
   const { config } = loaded;
   const logs: Array<Record<string, unknown>> = [];
@@ -43,7 +49,13 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     htmlPath: config.blockedTemplateHtml,
     log,
   });
-  const tracer = createRecordingTracer();
+  const tracer = createRecordingTracer({
+    apmTracingEnabled: config.apmTracingEnabled,
+    apiSecurityEnabled: config.apiSecurityEnabled,
+    apiSecuritySampleDelayS: config.apiSecuritySampleDelayS,
+    traceRateLimit: config.traceRateLimit,
+    ...(config.clientIpHeader ? { clientIpHeader: config.clientIpHeader } : {}),
+  });
   const server = await startTestServer({
     createSession: createWafSessionFactory({ config, engine, templates, log, tracer }),
   });
