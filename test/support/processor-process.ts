@@ -62,7 +62,9 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
       lines.forEach(onLine);
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => resolve(code)),
+  );
   return {
     child,
     logs,
