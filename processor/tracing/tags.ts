@@ -5,6 +5,7 @@
  * reporter (dd-trace-node.md §5.1); deliberate differences are commented where they are made.
  */
 import { gzipSync } from "node:zlib";
+import { CLIENT_IP_HEADERS } from "../http/index.ts";
 import type { WafRunResult } from "../waf/index.ts";
 import type { SpanEnd, SpanStart, SpanTags } from "./types.ts";
 import { httpEndpoint, httpUrl, resourcePath } from "./url.ts";
@@ -30,20 +31,6 @@ const GENERAL_HEADERS = [
   "x-forwarded",
   "x-sigsci-requestid",
   "x-sigsci-tags",
-] as const;
-
-/** The client-IP headers (go-reference-processor.md §7.1), in resolution order. */
-export const CLIENT_IP_HEADER_TAGS = [
-  "x-forwarded-for",
-  "x-real-ip",
-  "true-client-ip",
-  "x-client-ip",
-  "forwarded",
-  "forwarded-for",
-  "x-cluster-client-ip",
-  "fastly-client-ip",
-  "cf-connecting-ip",
-  "cf-connecting-ipv6",
 ] as const;
 
 /** Datadog security-testing headers, copied on requests only (Go). */
@@ -153,7 +140,8 @@ function statusOf(end: SpanEnd): number | undefined {
 
 /** Go's list plus the client-IP headers and the configured client-IP header. */
 function collectedHeaders(clientIpHeader: string | undefined): string[] {
-  const names: string[] = [...GENERAL_HEADERS, ...CLIENT_IP_HEADER_TAGS];
+  // The client-IP headers are tagged too: the same list the client IP is resolved from.
+  const names: string[] = [...GENERAL_HEADERS, ...CLIENT_IP_HEADERS];
   const custom = clientIpHeader?.trim().toLowerCase();
   if (custom !== undefined && custom !== "" && !names.includes(custom)) names.push(custom);
   return names;
