@@ -30,6 +30,8 @@ envoyfilter.yaml, so the two sides cannot disagree.
   value: {{ .Values.appsec.enabled | quote }}
 - name: DD_APPSEC_BODY_PARSING_SIZE_LIMIT
   value: {{ .Values.body.limitBytes | int64 | quote }}
+- name: DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE
+  value: {{ .Values.body.responseMode | quote }}
 - name: DD_APPSEC_WAF_TIMEOUT
   value: {{ .Values.appsec.wafTimeout | quote }}
 {{- with .Values.appsec.rules }}

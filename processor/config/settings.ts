@@ -36,6 +36,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Bytes of each body analysed; 0 turns body inspection off. */
   readonly bodyLimit: number;
+  /** How response bodies are asked for (request bodies are always streamed). */
+  readonly responseBodyMode: "streamed" | "buffered-partial";
   /** WAF time budget per stream, in microseconds, across all runs of the stream. */
   readonly wafTimeoutUs: number;
   readonly appsecEnabled: boolean;
@@ -193,6 +195,15 @@ export const SETTINGS: readonly AnySetting[] = [
     description:
       "Bytes of each request and response body analysed; 0 turns body inspection off (Envoy's `allow_mode_override` must be on for bodies).",
     parse: (raw) => parseInteger(raw, 0, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE",
+    field: "responseBodyMode",
+    default: "streamed",
+    defaultText: "streamed",
+    description:
+      "How response bodies are asked for: `streamed` (as the Go image: chunks flow on at once, so a block on the response body can only reset the stream) or `buffered-partial` (Envoy holds the response until its first buffer-limit bytes are analysed, so a response-body block sends the block page; adds latency to large responses).",
+    parse: (raw) => parseChoice(raw, ["streamed", "buffered-partial"] as const),
   },
   {
     name: "DD_APPSEC_WAF_TIMEOUT",

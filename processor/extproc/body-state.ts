@@ -2,6 +2,7 @@
  * Body accumulation for one direction, and the decision whether a body is worth asking Envoy for.
  */
 import { type BodyBuffer, bodyKindFromContentType, createBodyBuffer } from "../http/index.ts";
+import type { BodyMode } from "./verdict.ts";
 
 /** One direction's body while it streams in. */
 export interface BodyState {
@@ -10,6 +11,11 @@ export interface BodyState {
   readonly contentEncoding: string | undefined;
   /** Analysed already: later chunks are acknowledged without looking at them. */
   analysed: boolean;
+  /**
+   * Asked for as BUFFERED_PARTIAL: Envoy sends one message, with end_of_stream false when it
+   * cut the body at its buffer limit, and nothing after it; so that message is analysed at once.
+   */
+  readonly singleMessage: boolean;
 }
 
 /** What decides whether a body is inspected. */
@@ -27,12 +33,13 @@ export function isInspectable(meta: BodyMeta, limit: number): boolean {
   return limit > 0 && bodyKindFromContentType(meta.contentType) !== undefined;
 }
 
-/** A fresh body state for `meta`, bounded by `limit` bytes. */
-export function createBodyState(meta: BodyMeta, limit: number): BodyState {
+/** A fresh body state for `meta`, bounded by `limit` bytes, for a body asked for in `mode`. */
+export function createBodyState(meta: BodyMeta, limit: number, mode: BodyMode): BodyState {
   return {
     buffer: createBodyBuffer(limit),
     contentType: meta.contentType,
     contentEncoding: meta.contentEncoding,
     analysed: false,
+    singleMessage: mode === "buffered-partial",
   };
 }

@@ -21,8 +21,14 @@ export function handleBody(
   const state = bodyStateOf(direction, analysis);
   if (!state || state.analysed) return CONTINUE;
   state.buffer.append(chunk.body);
+  if (state.singleMessage) return analyseBody(direction, analysis).then(closeAfterContinue);
   if (chunk.endOfStream || state.buffer.truncated) return analyseBody(direction, analysis);
   return CONTINUE;
+}
+
+/** After a BUFFERED_PARTIAL body nothing more comes to inspect: end the stream after the reply. */
+function closeAfterContinue(verdict: Verdict): Verdict {
+  return verdict.kind === "continue" ? { ...verdict, close: true } : verdict;
 }
 
 /**
@@ -64,18 +70,19 @@ export async function analyseBody(direction: Direction, analysis: Analysis): Pro
 
 /**
  * The body state of a direction, created on the first chunk when Envoy sends a body we did not
- * ask for (a static body mode in the filter config), if its content type is inspectable.
+ * ask for (a static body mode in the filter config), if its content type is inspectable. Such a
+ * body is taken as streamed: chunks are accumulated until the end of stream.
  */
 function bodyStateOf(direction: Direction, analysis: Analysis): BodyState | undefined {
   const limit = analysis.deps.config.bodyLimit;
   if (direction === "request") {
     if (!analysis.requestBody && analysis.request && isInspectable(analysis.request, limit)) {
-      analysis.requestBody = createBodyState(analysis.request, limit);
+      analysis.requestBody = createBodyState(analysis.request, limit, "streamed");
     }
     return analysis.requestBody;
   }
   if (!analysis.responseBody && analysis.response && isInspectable(analysis.response, limit)) {
-    analysis.responseBody = createBodyState(analysis.response, limit);
+    analysis.responseBody = createBodyState(analysis.response, limit, "streamed");
   }
   return analysis.responseBody;
 }

@@ -12,6 +12,12 @@ export type {
 export { passThroughSession } from "./session.ts";
 export type { Phase, StreamEvent, StreamState } from "./stream-state.ts";
 export { INITIAL_STATE, transition } from "./stream-state.ts";
-export type { ContinueVerdict, HeaderPair, ImmediateVerdict, Verdict } from "./verdict.ts";
+export type {
+  BodyMode,
+  ContinueVerdict,
+  HeaderPair,
+  ImmediateVerdict,
+  Verdict,
+} from "./verdict.ts";
 export { CONTINUE } from "./verdict.ts";
 export { createWafSessionFactory } from "./waf-session.ts";

@@ -39,8 +39,12 @@ export function handleRequestHeaders(
   // request waiting for it (envoyproxy/envoy #47048, #47081).
   const wantBody =
     !message.endOfStream && !request.isUpgrade && isInspectable(request, config.bodyLimit);
-  if (wantBody) analysis.requestBody = createBodyState(request, config.bodyLimit);
+  if (wantBody) analysis.requestBody = createBodyState(request, config.bodyLimit, "streamed");
   // After the WAF run: in standalone mode the context is injected only when the trace is kept.
   const setHeaders = analysis.span.propagationHeaders();
-  return { kind: "continue", wantBody, ...(setHeaders.length > 0 ? { setHeaders } : {}) };
+  return {
+    kind: "continue",
+    ...(wantBody ? { bodyMode: "streamed" as const } : {}),
+    ...(setHeaders.length > 0 ? { setHeaders } : {}),
+  };
 }

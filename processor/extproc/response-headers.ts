@@ -42,6 +42,8 @@ export async function handleResponseHeaders(
     // Nothing left to inspect: close cleanly after this reply and Envoy goes on without us.
     return { kind: "continue", close: true };
   }
-  analysis.responseBody = createBodyState(response, limit);
-  return { kind: "continue", wantBody: true };
+  // In observability mode Envoy ignores overrides and streams whatever its static mode says.
+  const bodyMode = analysis.observing ? "streamed" : analysis.deps.config.responseBodyMode;
+  analysis.responseBody = createBodyState(response, limit, bodyMode);
+  return { kind: "continue", bodyMode };
 }

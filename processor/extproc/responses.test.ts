@@ -28,16 +28,27 @@ for (const [kind, wire] of kinds) {
   });
 }
 
-test("wantBody on request headers overrides only the request body mode to STREAMED", () => {
-  const response = continueResponse("request-headers", { kind: "continue", wantBody: true });
+test("a streamed body mode on request headers overrides only the request body mode", () => {
+  const response = continueResponse("request-headers", { kind: "continue", bodyMode: "streamed" });
   assert.equal(response.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.STREAMED);
   assert.equal(response.modeOverride?.responseBodyMode, ProcessingMode_BodySendMode.NONE);
 });
 
-test("wantBody on response headers overrides only the response body mode to STREAMED", () => {
-  const response = continueResponse("response-headers", { kind: "continue", wantBody: true });
+test("a streamed body mode on response headers overrides only the response body mode", () => {
+  const response = continueResponse("response-headers", { kind: "continue", bodyMode: "streamed" });
   assert.equal(response.modeOverride?.responseBodyMode, ProcessingMode_BodySendMode.STREAMED);
   assert.equal(response.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.NONE);
+});
+
+test("a buffered-partial body mode becomes BUFFERED_PARTIAL", () => {
+  const response = continueResponse("response-headers", {
+    kind: "continue",
+    bodyMode: "buffered-partial",
+  });
+  assert.equal(
+    response.modeOverride?.responseBodyMode,
+    ProcessingMode_BodySendMode.BUFFERED_PARTIAL,
+  );
 });
 
 test("header mutations are written as raw_value only (never both value and raw_value)", () => {

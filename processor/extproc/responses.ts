@@ -21,9 +21,20 @@ import {
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { HttpStatusSchema, type StatusCode } from "../gen/envoy/type/v3/http_status_pb.ts";
 import type { StreamEvent } from "./stream-state.ts";
-import type { ContinueVerdict, HeaderPair, ImmediateVerdict, Verdict } from "./verdict.ts";
+import type {
+  BodyMode,
+  ContinueVerdict,
+  HeaderPair,
+  ImmediateVerdict,
+  Verdict,
+} from "./verdict.ts";
 
 const encoder = new TextEncoder();
+
+const WIRE_BODY_MODES: Record<BodyMode, ProcessingMode_BodySendMode> = {
+  streamed: ProcessingMode_BodySendMode.STREAMED,
+  "buffered-partial": ProcessingMode_BodySendMode.BUFFERED_PARTIAL,
+};
 
 /** Builds the reply to a message of kind `kind` for `verdict`. */
 export function responseFor(kind: StreamEvent["kind"], verdict: Verdict): ProcessingResponse {
@@ -74,17 +85,19 @@ function headersResponse(
     kind === "request-headers"
       ? { case: "requestHeaders" as const, value }
       : { case: "responseHeaders" as const, value };
-  if (!verdict.wantBody) return create(ProcessingResponseSchema, { response });
-  // STREAMED (not BUFFERED_PARTIAL): Envoy forwards each chunk as it arrives, so the upload never
-  // waits for our buffer to fill and Envoy's own buffer limit (1 MiB by default, 413 beyond) never
+  if (!verdict.bodyMode) return create(ProcessingResponseSchema, { response });
+  // Requests always STREAMED (not BUFFERED_PARTIAL): Envoy forwards each chunk as it arrives, so an
+  // upload never waits for a buffer to fill and Envoy's own buffer limit (1 MiB by default) never
   // applies; we acknowledge each chunk at once and analyse at the end of the body or at our limit,
-  // as the Go reference does. Only the wanted direction is set: the other fields stay DEFAULT/NONE,
-  // which inside an override means "leave as configured".
+  // as the Go reference does. The request headers are held until we answer them anyway, and a
+  // request block always produces a block page. Responses may be BUFFERED_PARTIAL (a setting):
+  // then Envoy holds the response headers until the body is analysed, so a response-body block is
+  // a block page instead of a reset stream. Only the wanted direction is set.
   const modeOverride = create(
     ProcessingModeSchema,
     kind === "request-headers"
-      ? { requestBodyMode: ProcessingMode_BodySendMode.STREAMED }
-      : { responseBodyMode: ProcessingMode_BodySendMode.STREAMED },
+      ? { requestBodyMode: WIRE_BODY_MODES[verdict.bodyMode] }
+      : { responseBodyMode: WIRE_BODY_MODES[verdict.bodyMode] },
   );
   return create(ProcessingResponseSchema, { response, modeOverride });
 }

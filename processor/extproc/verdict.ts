@@ -6,13 +6,20 @@
 /** A header to set on the request or response that continues (name lower-case, value as sent). */
 export type HeaderPair = readonly [name: string, value: string];
 
+/**
+ * How a body is asked for. `streamed`: chunk by chunk, each acknowledged at once (the Go
+ * reference's mode). `buffered-partial`: Envoy buffers the body up to its buffer limit, holds the
+ * headers, and sends one message, so a block on that body still gets a proper block page.
+ */
+export type BodyMode = "streamed" | "buffered-partial";
+
 /** Let the message through, optionally with header mutations and a request for the body. */
 export interface ContinueVerdict {
   readonly kind: "continue";
   /** Headers to set (overwriting) on the request or response going on. */
   readonly setHeaders?: readonly HeaderPair[];
-  /** Ask Envoy (through `mode_override`) to stream this direction's body to us. */
-  readonly wantBody?: boolean;
+  /** Ask Envoy (through `mode_override`) to send this direction's body, in this mode. */
+  readonly bodyMode?: BodyMode;
   /** End the stream cleanly after this reply: Envoy goes on without us (nothing left to inspect). */
   readonly close?: boolean;
 }

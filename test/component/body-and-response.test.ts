@@ -353,3 +353,69 @@ describe("observability mode", () => {
     });
   }
 });
+
+describe("responses asked for as BUFFERED_PARTIAL (DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE)", () => {
+  let waf: WafServer;
+  before(async () => {
+    waf = await startWafServer({
+      DD_APPSEC_RULES: TEST_RULES,
+      DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE: "buffered-partial",
+    });
+  });
+  after(() => waf.close());
+
+  async function responseStarted(contentType: string) {
+    const stream = openStream(waf.client);
+    await exchange(
+      stream,
+      requestHeaders([
+        [":method", "GET"],
+        [":scheme", "https"],
+        [":authority", "datadoghq.com"],
+        [":path", "/"],
+      ]),
+    );
+    const reply = await exchange(
+      stream,
+      responseHeaders({ ":status": "200", "content-type": contentType }, false),
+    );
+    assert.equal(
+      reply.modeOverride?.responseBodyMode,
+      ProcessingMode_BodySendMode.BUFFERED_PARTIAL,
+    );
+    assert.equal(reply.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.NONE);
+    return stream;
+  }
+
+  test("the one buffered message is analysed even when Envoy cut it (end_of_stream false)", async () => {
+    const stream = await responseStarted("application/json");
+    assert.equal(
+      statusOf(
+        await exchange(stream, responseBody('{"message": "match-response-body", "more": "', false)),
+      ),
+      403,
+    );
+  });
+
+  test("a complete buffered body that is benign continues and the stream closes", async () => {
+    const stream = await responseStarted("text/plain");
+    assert.equal(kindOf(await exchange(stream, responseBody("all good", true))), "responseBody");
+    assert.equal((await stream.status).code, grpc.status.OK);
+  });
+
+  test("a cut buffered body that is benign continues and the stream closes (nothing more will come)", async () => {
+    const stream = await responseStarted("text/plain");
+    assert.equal(
+      kindOf(await exchange(stream, responseBody("first megabyte", false))),
+      "responseBody",
+    );
+    assert.equal((await stream.status).code, grpc.status.OK);
+  });
+
+  test("request bodies are still streamed", async () => {
+    const stream = openStream(waf.client);
+    const reply = await exchange(stream, requestHeaders(post("application/json"), false));
+    assert.equal(reply.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.STREAMED);
+    stream.cancel();
+  });
+});

@@ -44,6 +44,8 @@ function expectations(scenario: ChartScenario) {
     bodies: !extProc.observabilityMode && extProc.allowModeOverride && limit > 0,
     limit,
     customPages: env.DD_APPSEC_HTTP_BLOCKED_TEMPLATE_JSON !== undefined,
+    /** Envoy holds the response until its body is analysed (BUFFERED_PARTIAL override). */
+    responseBuffered: env.DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE === "buffered-partial",
     failOpen: extProc.failureModeAllow,
   };
 }
@@ -266,7 +268,7 @@ for (const valuesFile of ciValuesFiles()) {
       }
     });
 
-    test("blocking rules: a response body trigger stops the leak (a reset once headers are out)", async () => {
+    test("blocking rules: a response body trigger stops the leak (block page when buffered, reset when streamed)", async () => {
       const before = blocking.backendCalls.length;
       const result = await blocking.send({
         method: "GET",
@@ -279,9 +281,16 @@ for (const valuesFile of ciValuesFiles()) {
         assert.match(result.text, /match-response-body/);
         return;
       }
-      // The processor asks for the response body as STREAMED, so Envoy has already sent the response
-      // headers when the verdict arrives: it can only reset the stream (contract §5).
-      assert.ok(result.reset || result.localReply === "immediate", `status ${result.status}`);
+      if (expect.responseBuffered) {
+        // BUFFERED_PARTIAL: the response headers were held, so the user gets the block page.
+        assert.equal(result.localReply, "immediate");
+        assert.equal(result.status, 403);
+        assert.equal(result.reset, false);
+      } else {
+        // STREAMED: Envoy has already sent the response headers when the verdict arrives, so it
+        // can only reset the stream (contract §5).
+        assert.ok(result.reset || result.localReply === "immediate", `status ${result.status}`);
+      }
       assert.doesNotMatch(result.text, /match-response-body/, "the response body is not delivered");
     });
 
