@@ -11,6 +11,7 @@ import {
 } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { DEFAULT_KEEPALIVE, enableKeepalive, type KeepaliveOptions } from "./keepalive.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 /** Options of {@link createServer}. */
@@ -24,6 +25,8 @@ export interface CreateServerOptions {
   readonly readMaxBytes: number;
   /** Aborting it asks open streams to finish (Connect cancels their contexts). */
   readonly shutdownSignal?: AbortSignal;
+  /** HTTP/2 ping keepalive; {@link DEFAULT_KEEPALIVE} when absent. */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 /** The server kinds {@link createServer} returns. */
@@ -40,15 +43,18 @@ export function createServer(options: CreateServerOptions): GrpcServer {
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const settings = { maxConcurrentStreams: options.maxConcurrentStreams };
-  if (!options.tls) return createH2cServer({ settings }, handler);
-  return createSecureServer(
-    {
-      cert: options.tls.cert,
-      key: options.tls.key,
-      allowHTTP1: false,
-      settings,
-      minVersion: "TLSv1.2",
-    },
-    handler,
-  );
+  const server = options.tls
+    ? createSecureServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: false,
+          settings,
+          minVersion: "TLSv1.2",
+        },
+        handler,
+      )
+    : createH2cServer({ settings }, handler);
+  enableKeepalive(server, options.keepalive ?? DEFAULT_KEEPALIVE);
+  return server;
 }

@@ -2,6 +2,8 @@ export type { CreateServerOptions, GrpcServer } from "./create-server.ts";
 export { createServer } from "./create-server.ts";
 export type { HealthInfo } from "./health.ts";
 export { createHealthServer, healthResponse } from "./health.ts";
+export type { KeepaliveOptions } from "./keepalive.ts";
+export { DEFAULT_KEEPALIVE } from "./keepalive.ts";
 export type { Readiness, ReadinessState } from "./readiness.ts";
 export { createReadiness } from "./readiness.ts";
 export type { RoutesOptions } from "./routes.ts";

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -282,5 +283,72 @@ describe("over a unix socket", () => {
     const client = createClient(server.target);
     await headersOnlyExchange(client);
     client.close();
+  });
+});
+
+describe("HTTP/2 keepalive", () => {
+  /** A TCP peer that opens HTTP/2 (preface + SETTINGS) and then never answers anything. */
+  function silentPeer(
+    port: number,
+  ): Promise<{ closedAfterMs: () => Promise<number>; destroy(): void }> {
+    return new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        const started = Date.now();
+        socket.write(
+          Buffer.concat([
+            Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+          ]),
+        );
+        socket.on("data", () => {}); // read and ignore: no SETTINGS ack, no PING ack
+        const closed = new Promise<number>((done) =>
+          socket.on("close", () => done(Date.now() - started)),
+        );
+        resolve({ closedAfterMs: () => closed, destroy: () => socket.destroy() });
+      });
+    });
+  }
+
+  test("a connection that stops answering pings is closed; a live one is kept", async () => {
+    const server = await startTestServer({
+      createSession: passThroughSession,
+      keepalive: { intervalMs: 100, timeoutMs: 200 },
+    });
+    const port = Number(server.target.split(":")[1]);
+    const client = createClient(server.target);
+    const live = openStream(client);
+    await exchange(live, requestHeaders(getHeaders(), false));
+    const peer = await silentPeer(port);
+    const closedAfter = await Promise.race([
+      peer.closedAfterMs(),
+      new Promise<number>((resolve) => setTimeout(() => resolve(-1), 3000)),
+    ]);
+    assert.ok(closedAfter > 0 && closedAfter < 1500, `silent peer closed after ${closedAfter} ms`);
+    // The live connection answered every ping in the meantime and still works.
+    assert.equal(
+      kindOf(await exchange(live, responseHeaders({ ":status": "200" }, true))),
+      "responseHeaders",
+    );
+    client.close();
+    await server.close();
+  });
+
+  test("without keepalive pings a silent connection stays open", async () => {
+    const server = await startTestServer({
+      createSession: passThroughSession,
+      keepalive: { intervalMs: 60_000, timeoutMs: 10_000 },
+    });
+    const peer = await silentPeer(Number(server.target.split(":")[1]));
+    const closedAfter = await Promise.race([
+      peer.closedAfterMs(),
+      new Promise<number>((resolve) => setTimeout(() => resolve(-1), 1500)),
+    ]);
+    assert.equal(
+      closedAfter,
+      -1,
+      "the only thing that closes a silent connection is the keepalive",
+    );
+    peer.destroy();
+    await server.close();
   });
 });

@@ -10,6 +10,7 @@ import {
   createRoutes,
   createServer,
   type GrpcServer,
+  type KeepaliveOptions,
   type Readiness,
   type TlsMaterial,
 } from "../../processor/server/index.ts";
@@ -32,6 +33,7 @@ export interface TestServerOptions {
   socketPath?: string;
   readMaxBytes?: number;
   logLevel?: LogLevel;
+  keepalive?: KeepaliveOptions;
 }
 
 /** Starts a server; `close()` stops it and destroys open sessions. */
@@ -48,6 +50,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...(options.tls ? { tls: options.tls } : {}),
     maxConcurrentStreams: 10_000,
     readMaxBytes: options.readMaxBytes ?? 11 * 1024 * 1024,
+    ...(options.keepalive ? { keepalive: options.keepalive } : {}),
   });
   const sessions = new Set<{ destroy(): void }>();
   server.on("session", (session) => {
