@@ -10,6 +10,7 @@ import { ProcessingMode_BodySendMode } from "../../processor/gen/envoy/extension
 import type { ProcessingResponse } from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { type ExtProcStream, exchange, grpc, openStream } from "../support/grpc-client.ts";
 import {
+  headerList,
   kindOf,
   requestBody,
   requestHeaders,
@@ -20,21 +21,14 @@ import {
 } from "../support/messages.ts";
 import { startWafServer, TEST_RULES, type WafServer } from "../support/waf-server.ts";
 
-function post(contentType: string, extra: Record<string, string> = {}): Array<[string, string]> {
-  return [
-    [":method", "POST"],
-    [":scheme", "https"],
-    [":authority", "datadoghq.com"],
-    [":path", "/api"],
-    ["content-type", contentType],
-    ...Object.entries(extra),
-  ];
-}
-
 function statusOf(reply: ProcessingResponse): number | string | undefined {
   return reply.response.case === "immediateResponse"
     ? reply.response.value.status?.code
     : kindOf(reply);
+}
+
+function post(contentType: string, extra: Record<string, string> = {}): Array<[string, string]> {
+  return headerList("POST", "/api", { "content-type": contentType, ...extra });
 }
 
 /** Sends a body in chunks of `size` bytes then an empty end-of-stream chunk, as STREAMED does. */

@@ -9,6 +9,7 @@ import type { ProcessingResponse } from "../../processor/gen/envoy/service/ext_p
 import { exchange, grpc, openStream } from "../support/grpc-client.ts";
 import {
   getHeaders,
+  headerList,
   headersSet,
   kindOf,
   requestHeaders,
@@ -27,20 +28,6 @@ function immediate(response: ProcessingResponse) {
     headers: headersSet(response),
     body: decoder.decode(value.body),
   };
-}
-
-function headers(
-  method: string,
-  path: string,
-  extra: Record<string, string> = {},
-): Array<[string, string]> {
-  return [
-    [":method", method],
-    [":scheme", "https"],
-    [":authority", "datadoghq.com"],
-    [":path", path],
-    ...Object.entries(extra),
-  ];
 }
 
 async function lastStreamEnd(waf: WafServer): Promise<Record<string, unknown>> {
@@ -66,7 +53,7 @@ describe("request headers with the test ruleset", () => {
   }
 
   test("B01 continues-benign-request: CONTINUE without override, clean close after response headers", async () => {
-    const { stream, reply } = await oneShot(headers("PUT", "/", { "user-agent": "Chromium" }));
+    const { stream, reply } = await oneShot(headerList("PUT", "/", { "user-agent": "Chromium" }));
     assert.equal(kindOf(reply), "requestHeaders");
     assert.equal(reply.modeOverride, undefined);
     assert.equal(
@@ -79,7 +66,7 @@ describe("request headers with the test ruleset", () => {
   test("B02 monitors-scanner-user-agent: CONTINUE and the monitoring rule is recorded", async () => {
     const before = waf.streamEnds().length;
     const { stream, reply } = await oneShot(
-      headers("POST", "/", { "user-agent": "dd-test-scanner-log" }),
+      headerList("POST", "/", { "user-agent": "dd-test-scanner-log" }),
     );
     assert.equal(kindOf(reply), "requestHeaders");
     await exchange(stream, responseHeaders({ ":status": "200" }, true));
@@ -92,7 +79,7 @@ describe("request headers with the test ruleset", () => {
 
   test("B03 blocks-on-request-headers: 403 JSON block page with content-type and content-length", async () => {
     const { stream, reply } = await oneShot(
-      headers("GET", "/", { "user-agent": "dd-test-scanner-log-block" }),
+      headerList("GET", "/", { "user-agent": "dd-test-scanner-log-block" }),
     );
     const page = immediate(reply);
     assert.equal(page.status, 403);
@@ -119,7 +106,7 @@ describe("request headers with the test ruleset", () => {
     test(`B04/B05 chooses the block page from Accept: ${accept ?? "(none)"} → ${want}`, async () => {
       const extra: Record<string, string> = { "user-agent": "dd-test-scanner-log-block" };
       if (accept) extra.accept = accept;
-      const { reply } = await oneShot(headers("GET", "/", extra));
+      const { reply } = await oneShot(headerList("GET", "/", extra));
       const page = immediate(reply);
       assert.equal(page.headers["content-type"], want);
       if (want === "text/html") assert.match(page.body, /<html/i);
@@ -128,31 +115,35 @@ describe("request headers with the test ruleset", () => {
 
   test("B06 blocks-on-query with the rule's 418 status", async () => {
     const { reply } = await oneShot(
-      headers("GET", "/hello?match=match-request-query", { "user-agent": "Mistake Not..." }),
+      headerList("GET", "/hello?match=match-request-query", { "user-agent": "Mistake Not..." }),
     );
     assert.equal(immediate(reply).status, 418);
   });
 
   test("B07 blocks-on-cookie", async () => {
-    const { reply } = await oneShot(headers("OPTIONS", "/", { cookie: "foo=jdfoSDGFkivRG_234" }));
+    const { reply } = await oneShot(
+      headerList("OPTIONS", "/", { cookie: "foo=jdfoSDGFkivRG_234" }),
+    );
     assert.equal(immediate(reply).status, 418);
   });
 
   test("B08 blocks-on-client-ip from x-forwarded-for", async () => {
-    const { reply } = await oneShot(headers("GET", "/", { "x-forwarded-for": "111.222.111.222" }));
+    const { reply } = await oneShot(
+      headerList("GET", "/", { "x-forwarded-for": "111.222.111.222" }),
+    );
     assert.equal(immediate(reply).status, 403);
   });
 
   test("B09 blocks when the first public x-forwarded-for entry is blocked", async () => {
     const { reply } = await oneShot(
-      headers("GET", "/", { "x-forwarded-for": "111.222.111.222, 18.18.18.18, 8.233.57.190" }),
+      headerList("GET", "/", { "x-forwarded-for": "111.222.111.222, 18.18.18.18, 8.233.57.190" }),
     );
     assert.equal(immediate(reply).status, 403);
   });
 
   test("B10 continues when the blocked IP is not the client IP", async () => {
     const { reply } = await oneShot(
-      headers("PUT", "/", { "x-forwarded-for": "10.0.0.1, 18.18.18.18" }),
+      headerList("PUT", "/", { "x-forwarded-for": "10.0.0.1, 18.18.18.18" }),
     );
     assert.equal(kindOf(reply), "requestHeaders");
   });
@@ -166,7 +157,10 @@ describe("request headers with the test ruleset", () => {
     const reply = await exchange(
       stream,
       requestHeaders(
-        headers("PUT", "/", { "x-forwarded-for": "111.222.111.222", "x-custom-ip": "18.18.18.18" }),
+        headerList("PUT", "/", {
+          "x-forwarded-for": "111.222.111.222",
+          "x-custom-ip": "18.18.18.18",
+        }),
         true,
       ),
     );
@@ -175,7 +169,10 @@ describe("request headers with the test ruleset", () => {
     const second = await exchange(
       blocked,
       requestHeaders(
-        headers("PUT", "/", { "x-forwarded-for": "18.18.18.18", "x-custom-ip": "111.222.111.222" }),
+        headerList("PUT", "/", {
+          "x-forwarded-for": "18.18.18.18",
+          "x-custom-ip": "111.222.111.222",
+        }),
         true,
       ),
     );
@@ -184,25 +181,25 @@ describe("request headers with the test ruleset", () => {
   });
 
   test("blocks on the raw URI", async () => {
-    const { reply } = await oneShot(headers("GET", "/tst-blocked-path/x"));
+    const { reply } = await oneShot(headerList("GET", "/tst-blocked-path/x"));
     assert.equal(immediate(reply).status, 403);
   });
 
   test("B46 redirects with the action's 302 and the security response id in the location", async () => {
-    const { reply } = await oneShot(headers("GET", "/?q=match-redirect-query"));
+    const { reply } = await oneShot(headerList("GET", "/?q=match-redirect-query"));
     const page = immediate(reply);
     assert.equal(page.status, 302);
     assert.match(page.headers.location ?? "", /^\/blocked\?id=[0-9a-f-]{36}$/);
   });
 
   test("B47 a redirect with a non-3xx status becomes 303", async () => {
-    const { reply } = await oneShot(headers("GET", "/?q=match-redirect-200"));
+    const { reply } = await oneShot(headerList("GET", "/?q=match-redirect-200"));
     assert.equal(immediate(reply).status, 303);
   });
 
   test("B48 a block with type html answers HTML whatever the Accept", async () => {
     const { reply } = await oneShot(
-      headers("GET", "/?q=match-block-html", { accept: "application/json" }),
+      headerList("GET", "/?q=match-block-html", { accept: "application/json" }),
     );
     const page = immediate(reply);
     assert.equal(page.status, 401);
@@ -214,7 +211,7 @@ describe("request headers with the test ruleset", () => {
     const { HeaderValueSchema } = await import(
       "../../processor/gen/envoy/config/core/v3/base_pb.ts"
     );
-    const message = requestHeaders(headers("GET", "/"), true);
+    const message = requestHeaders(headerList("GET", "/"), true);
     if (message.request.case !== "requestHeaders") throw new Error("unreachable");
     message.request.value.headers?.headers.push(
       create(HeaderValueSchema, { key: "user-agent", value: "dd-test-scanner-log-block" }),
@@ -227,7 +224,7 @@ describe("request headers with the test ruleset", () => {
     const stream = openStream(waf.client);
     const reply = await exchange(
       stream,
-      requestHeaders(headers("POST", "/api", { "content-type": "application/json" }), false),
+      requestHeaders(headerList("POST", "/api", { "content-type": "application/json" }), false),
     );
     assert.equal(reply.modeOverride?.requestBodyMode, ProcessingMode_BodySendMode.STREAMED);
     stream.cancel();
@@ -252,7 +249,7 @@ describe("request headers with the test ruleset", () => {
     test(`B21 ${wanted ? "asks" : "does not ask"} for a ${contentType ?? "typeless"} request body`, async () => {
       const stream = openStream(waf.client);
       const extra: Record<string, string> = contentType ? { "content-type": contentType } : {};
-      const reply = await exchange(stream, requestHeaders(headers("POST", "/", extra), false));
+      const reply = await exchange(stream, requestHeaders(headerList("POST", "/", extra), false));
       assert.equal(
         reply.modeOverride?.requestBodyMode === ProcessingMode_BodySendMode.STREAMED,
         wanted,
@@ -269,7 +266,7 @@ describe("request headers with the test ruleset", () => {
     const stream = openStream(off.client);
     const reply = await exchange(
       stream,
-      requestHeaders(headers("POST", "/", { "content-type": "application/json" }), false),
+      requestHeaders(headerList("POST", "/", { "content-type": "application/json" }), false),
     );
     assert.equal(reply.modeOverride, undefined);
     stream.cancel();
@@ -286,7 +283,7 @@ describe("request headers with the test ruleset", () => {
   ] as const) {
     test(`X05 never asks for the body of a ${name}`, async () => {
       const stream = openStream(waf.client);
-      const reply = await exchange(stream, requestHeaders(headers(method, "/", extra), false));
+      const reply = await exchange(stream, requestHeaders(headerList(method, "/", extra), false));
       assert.equal(reply.modeOverride, undefined);
       stream.cancel();
     });
@@ -301,7 +298,7 @@ describe("request headers with the test ruleset", () => {
 
   test("B42 a path with invalid percent escapes is accepted and inspected", async () => {
     const { reply } = await oneShot(
-      headers("GET", "/%u002e/%ZZ/%tt/%uuuu/%uwu/%%?q=match-request-query"),
+      headerList("GET", "/%u002e/%ZZ/%tt/%uuuu/%uwu/%%?q=match-request-query"),
     );
     assert.equal(immediate(reply).status, 418);
   });

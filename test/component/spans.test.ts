@@ -7,22 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { RecordedSpan } from "../../processor/tracing/index.ts";
 import { exchange, openStream } from "../support/grpc-client.ts";
-import { headersSet, requestBody, requestHeaders, responseHeaders } from "../support/messages.ts";
+import {
+  headerList,
+  headersSet,
+  requestBody,
+  requestHeaders,
+  responseHeaders,
+} from "../support/messages.ts";
 import { startWafServer, TEST_RULES, type WafServer } from "../support/waf-server.ts";
-
-function headers(
-  method: string,
-  path: string,
-  extra: Record<string, string> = {},
-): Array<[string, string]> {
-  return [
-    [":method", method],
-    [":scheme", "https"],
-    [":authority", "datadoghq.com"],
-    [":path", path],
-    ...Object.entries(extra),
-  ];
-}
 
 async function nextSpan(waf: WafServer, count: number): Promise<RecordedSpan> {
   for (let i = 0; i < 200 && waf.spans.length < count; i++)
@@ -54,7 +46,7 @@ describe("spans in standalone mode (default)", () => {
     const stream = openStream(waf.client, { "x-datadog-istio-integration": "1" });
     const reply = await exchange(
       stream,
-      requestHeaders(headers("PUT", "/", { "user-agent": "Chromium" }), true),
+      requestHeaders(headerList("PUT", "/", { "user-agent": "Chromium" }), true),
     );
     assert.deepEqual(headersSet(reply), {});
     await exchange(stream, responseHeaders({ ":status": "200" }, true));
@@ -72,7 +64,7 @@ describe("spans in standalone mode (default)", () => {
     const stream = openStream(waf.client);
     const reply = await exchange(
       stream,
-      requestHeaders(headers("GET", "/", { "user-agent": "dd-test-scanner-log-block" }), true),
+      requestHeaders(headerList("GET", "/", { "user-agent": "dd-test-scanner-log-block" }), true),
     );
     assert.equal(reply.response.case, "immediateResponse");
     const span = await nextSpan(waf, count);
@@ -90,7 +82,7 @@ describe("spans in standalone mode (default)", () => {
     const stream = openStream(waf.client);
     await exchange(
       stream,
-      requestHeaders(headers("POST", "/api", { "content-type": "application/json" }), false),
+      requestHeaders(headerList("POST", "/api", { "content-type": "application/json" }), false),
     );
     const reply = await exchange(stream, requestBody('{ "name": "$globals" }', true));
     assert.equal(reply.response.case, "immediateResponse");
@@ -103,7 +95,7 @@ describe("spans in standalone mode (default)", () => {
     const stream = openStream(waf.client);
     const reply = await exchange(
       stream,
-      requestHeaders(headers("POST", "/", { "user-agent": "dd-test-scanner-log" }), true),
+      requestHeaders(headerList("POST", "/", { "user-agent": "dd-test-scanner-log" }), true),
     );
     assert.ok(Object.keys(headersSet(reply)).length > 0, "propagation headers set on the request");
   });
@@ -113,7 +105,7 @@ describe("spans in standalone mode (default)", () => {
     const stream = openStream(waf.client);
     await exchange(
       stream,
-      requestHeaders(headers("POST", "/upload", { "content-type": "application/json" }), false),
+      requestHeaders(headerList("POST", "/upload", { "content-type": "application/json" }), false),
     );
     stream.cancel();
     const span = await nextSpan(waf, count);
@@ -132,7 +124,7 @@ describe("spans with APM tracing enabled", () => {
     const stream = openStream(waf.client);
     const reply = await exchange(
       stream,
-      requestHeaders(headers("PUT", "/", { "user-agent": "Chromium" }), true),
+      requestHeaders(headerList("PUT", "/", { "user-agent": "Chromium" }), true),
     );
     assert.ok(Object.keys(headersSet(reply)).length > 0);
     await waf.close();

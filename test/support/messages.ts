@@ -36,17 +36,48 @@ export interface MessageOptions {
   observabilityMode?: boolean;
 }
 
+type Kind = ProcessingRequest["request"]["case"] & string;
+
+function message(
+  request: ProcessingRequest["request"],
+  options: MessageOptions = {},
+): ProcessingRequest {
+  return create(ProcessingRequestSchema, {
+    request,
+    observabilityMode: options.observabilityMode ?? false,
+  });
+}
+
+function headersMessage(
+  kind: Kind,
+  headers: Headers,
+  endOfStream: boolean,
+  options: MessageOptions,
+) {
+  const value = create(HttpHeadersSchema, { headers: headerMap(headers), endOfStream });
+  return message({ case: kind as "requestHeaders", value }, options);
+}
+
+function bodyMessage(
+  kind: Kind,
+  body: string | Uint8Array,
+  endOfStream: boolean,
+  options: MessageOptions,
+) {
+  const bytes = typeof body === "string" ? encoder.encode(body) : body;
+  return message(
+    { case: kind as "requestBody", value: create(HttpBodySchema, { body: bytes, endOfStream }) },
+    options,
+  );
+}
+
 /** A `request_headers` message; `endOfStream` true means no body follows. */
 export function requestHeaders(
   headers: Headers,
   endOfStream = true,
   options: MessageOptions = {},
 ): ProcessingRequest {
-  const value = create(HttpHeadersSchema, { headers: headerMap(headers), endOfStream });
-  return create(ProcessingRequestSchema, {
-    request: { case: "requestHeaders", value },
-    observabilityMode: options.observabilityMode ?? false,
-  });
+  return headersMessage("requestHeaders", headers, endOfStream, options);
 }
 
 /** A `response_headers` message. */
@@ -55,11 +86,7 @@ export function responseHeaders(
   endOfStream = true,
   options: MessageOptions = {},
 ): ProcessingRequest {
-  const value = create(HttpHeadersSchema, { headers: headerMap(headers), endOfStream });
-  return create(ProcessingRequestSchema, {
-    request: { case: "responseHeaders", value },
-    observabilityMode: options.observabilityMode ?? false,
-  });
+  return headersMessage("responseHeaders", headers, endOfStream, options);
 }
 
 /** A `request_body` chunk. */
@@ -68,14 +95,7 @@ export function requestBody(
   endOfStream: boolean,
   options: MessageOptions = {},
 ): ProcessingRequest {
-  const value = create(HttpBodySchema, {
-    body: typeof body === "string" ? encoder.encode(body) : body,
-    endOfStream,
-  });
-  return create(ProcessingRequestSchema, {
-    request: { case: "requestBody", value },
-    observabilityMode: options.observabilityMode ?? false,
-  });
+  return bodyMessage("requestBody", body, endOfStream, options);
 }
 
 /** A `response_body` chunk. */
@@ -84,14 +104,7 @@ export function responseBody(
   endOfStream: boolean,
   options: MessageOptions = {},
 ): ProcessingRequest {
-  const value = create(HttpBodySchema, {
-    body: typeof body === "string" ? encoder.encode(body) : body,
-    endOfStream,
-  });
-  return create(ProcessingRequestSchema, {
-    request: { case: "responseBody", value },
-    observabilityMode: options.observabilityMode ?? false,
-  });
+  return bodyMessage("responseBody", body, endOfStream, options);
 }
 
 /** A `request_trailers` message. */
@@ -122,6 +135,21 @@ export function getHeaders(
     [":authority", "app.example.com"],
     [":path", path],
     ["user-agent", "curl/8.5.0"],
+    ...Object.entries(extra),
+  ];
+}
+
+/** Request pseudo-headers for `method` and `path` on host datadoghq.com (the Go scenarios' host), plus `extra`. */
+export function headerList(
+  method: string,
+  path: string,
+  extra: Record<string, string> = {},
+): Array<[string, string]> {
+  return [
+    [":method", method],
+    [":scheme", "https"],
+    [":authority", "datadoghq.com"],
+    [":path", path],
     ...Object.entries(extra),
   ];
 }
