@@ -72,7 +72,15 @@ async function* guardStream(
       });
       throw new ConnectError(`${error.code}: ${error.message}`, Code.InvalidArgument);
     }
-    if (error instanceof ConnectError) throw error;
+    if (error instanceof ConnectError) {
+      // From the transport: an undecodable message, a message over the size limit, ...
+      options.log.warn("stream failed", {
+        rpc: "Process",
+        code: Code[error.code],
+        error: error.rawMessage,
+      });
+      throw error;
+    }
     options.log.error("stream failed", { rpc: "Process", error: String(error) });
     throw new ConnectError("internal error", Code.Internal);
   }

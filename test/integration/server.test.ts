@@ -352,3 +352,38 @@ describe("HTTP/2 keepalive", () => {
     await server.close();
   });
 });
+
+describe("hostile bytes", () => {
+  test("undecodable protobuf messages end only that stream; the server keeps serving", async () => {
+    const server = await startTestServer({ createSession: passThroughSession });
+    const client = createClient(server.target);
+    const garbage = [
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]),
+      Buffer.from([0x0a, 0x7f, 0x01]), // field 1 (request_headers) claims 127 bytes, has 1
+      Buffer.from("not a protobuf message at all"),
+    ];
+    for (const bytes of garbage) {
+      const call = client.makeBidiStreamRequest(
+        "/envoy.service.ext_proc.v3.ExternalProcessor/Process",
+        (message: Buffer) => message,
+        (reply: Buffer) => reply,
+        new grpc.Metadata(),
+      );
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+      call.on("error", () => {});
+      call.on("data", () => {});
+      call.write(bytes);
+      call.end();
+      const final = await status;
+      assert.notEqual(final.code, grpc.status.OK, `garbage ${bytes.toString("hex")} was accepted`);
+    }
+    assert.equal(
+      server.logs.filter((line) => line.msg === "stream failed").length,
+      garbage.length,
+      "each failure logged once",
+    );
+    await headersOnlyExchange(client);
+    client.close();
+    await server.close();
+  });
+});
