@@ -210,6 +210,37 @@ describe("over h2c", () => {
     );
   });
 
+  test("a passed deadline releases the stream's session", async () => {
+    const before = record.outcomes.length;
+    const stream = openStream(client, { "x-datadog-envoy-integration": "1" }, 300);
+    await exchange(
+      stream,
+      requestHeaders(getHeaders("/slow", { "content-type": "application/json" }), false),
+    );
+    assert.equal((await stream.status).code, grpc.status.DEADLINE_EXCEEDED);
+    await waitFor(() => record.outcomes.length === before + 1);
+    assert.equal(record.outcomes.at(-1), "cancelled");
+  });
+
+  test("a lost connection releases the sessions of its open streams", async () => {
+    const before = record.outcomes.length;
+    const streams = [openStream(client), openStream(client), openStream(client)];
+    for (const stream of streams) {
+      await exchange(
+        stream,
+        requestHeaders(getHeaders("/upload", { "content-type": "application/json" }), false),
+      );
+    }
+    server.dropConnections(); // the TCP connection dies under the open streams
+    for (const stream of streams) assert.notEqual((await stream.status).code, grpc.status.OK);
+    await waitFor(() => record.outcomes.length === before + streams.length);
+    assert.ok(
+      record.outcomes
+        .slice(before)
+        .every((outcome) => outcome === "cancelled" || outcome === "error"),
+    );
+  });
+
   test("Envoy half-closing before the response is answered ends the stream cleanly", async () => {
     const stream = openStream(client);
     await exchange(stream, requestHeaders(getHeaders(), false));

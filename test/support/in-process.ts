@@ -23,6 +23,8 @@ export interface TestServer {
   readonly target: string;
   /** Log lines the server wrote. */
   readonly logs: Array<Record<string, unknown>>;
+  /** Destroys every open connection, as a network failure would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,9 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     readiness,
     target,
     logs,
+    dropConnections: () => {
+      for (const session of sessions) session.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const session of sessions) session.destroy();
