@@ -12,6 +12,7 @@ import {
   headersSet,
   requestBody,
   requestHeaders,
+  responseBody,
   responseHeaders,
 } from "../support/messages.ts";
 import { startWafServer, TEST_RULES, type WafServer } from "../support/waf-server.ts";
@@ -127,6 +128,48 @@ describe("spans with APM tracing enabled", () => {
       requestHeaders(headerList("PUT", "/", { "user-agent": "Chromium" }), true),
     );
     assert.ok(Object.keys(headersSet(reply)).length > 0);
+    await waf.close();
+  });
+});
+
+describe("API Security schemas (recommended ruleset)", () => {
+  test("B38/B39 a sampled request carries request, response and body schemas; the next one of the endpoint does not", async () => {
+    const waf = await startWafServer();
+    const send = async () => {
+      const count = waf.spans.length + 1;
+      const stream = openStream(waf.client);
+      await exchange(
+        stream,
+        requestHeaders(
+          headerList("POST", "/api/hello", {
+            "user-agent": "Chromium",
+            "content-type": "application/json",
+          }),
+          false,
+        ),
+      );
+      await exchange(stream, requestBody('{"hello_request_body":"world"}', true));
+      await exchange(
+        stream,
+        responseHeaders({ ":status": "200", "content-type": "application/json" }, false),
+      );
+      await exchange(stream, responseBody('{"hello_response_body": "world"}', true));
+      return nextSpan(waf, count);
+    };
+    const first = await send();
+    assert.ok(
+      first.meta["_dd.appsec.s.req.headers"],
+      `schema tags: ${Object.keys(first.meta).filter((key) => key.startsWith("_dd.appsec.s."))}`,
+    );
+    assert.ok(first.meta["_dd.appsec.s.req.body"]?.includes("hello_request_body"));
+    assert.ok(first.meta["_dd.appsec.s.res.body"]?.includes("hello_response_body"));
+    assert.ok(first.meta["_dd.appsec.s.res.headers"]);
+    const second = await send();
+    assert.equal(
+      second.meta["_dd.appsec.s.req.headers"],
+      undefined,
+      "sampled once per endpoint per DD_API_SECURITY_SAMPLE_DELAY",
+    );
     await waf.close();
   });
 });
