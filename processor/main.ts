@@ -11,6 +11,7 @@ import type { Http2Session } from "node:http2";
 import { type Config, formatConfigError, loadConfig } from "./config/index.ts";
 import { isStartupError, StartupError } from "./errors.ts";
 import {
+  createBodyBudget,
   createWafSessionFactory,
   passThroughSession,
   type SessionFactory,
@@ -208,11 +209,13 @@ function loadInspection(
     });
 
     const tracer = createTracer(config, log.child("tracing"));
+    const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
     const createSession = createWafSessionFactory({
       config,
       engine,
       templates,
       tracer,
+      bodyBudget,
       log: log.child("extproc"),
     });
     return { createSession, flushTraces: () => tracer.shutdown(2000) };

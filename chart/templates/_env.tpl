@@ -32,6 +32,8 @@ envoyfilter.yaml, so the two sides cannot disagree.
   value: {{ .Values.body.limitBytes | int64 | quote }}
 - name: DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE
   value: {{ .Values.body.responseMode | quote }}
+- name: DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT
+  value: {{ .Values.body.memoryLimitBytes | int64 | quote }}
 - name: DD_APPSEC_WAF_TIMEOUT
   value: {{ .Values.appsec.wafTimeout | quote }}
 {{- with .Values.appsec.rules }}

@@ -36,6 +36,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Bytes of each body analysed; 0 turns body inspection off. */
   readonly bodyLimit: number;
+  /** Process-wide bound on buffered body bytes. */
+  readonly bodyMemoryLimit: number;
   /** How response bodies are asked for (request bodies are always streamed). */
   readonly responseBodyMode: "streamed" | "buffered-partial";
   /** WAF time budget per stream, in microseconds, across all runs of the stream. */
@@ -195,6 +197,15 @@ export const SETTINGS: readonly AnySetting[] = [
     description:
       "Bytes of each request and response body analysed; 0 turns body inspection off (Envoy's `allow_mode_override` must be on for bodies).",
     parse: (raw) => parseInteger(raw, 0, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT",
+    field: "bodyMemoryLimit",
+    default: 134_217_728,
+    defaultText: "134217728",
+    description:
+      "Bytes of bodies held for analysis across all streams (128 MiB). When it is spent, a body is analysed with what it already holds instead of growing, so many concurrent uploads cannot exhaust memory. Keep it well below the container's memory limit.",
+    parse: (raw) => parseInteger(raw, 1, 2 ** 40),
   },
   {
     name: "DD_SERVICE_EXTENSION_RESPONSE_BODY_MODE",

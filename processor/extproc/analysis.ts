@@ -14,6 +14,7 @@ import {
   type WafContext,
   type WafEngine,
 } from "../waf/index.ts";
+import type { BodyBudget } from "./body-budget.ts";
 import type { BodyState } from "./body-state.ts";
 import type { StreamInfo } from "./session.ts";
 import type { ImmediateVerdict } from "./verdict.ts";
@@ -26,6 +27,8 @@ export interface AnalysisDeps {
   readonly log: Logger;
   /** One span per stream, started at the request headers. */
   readonly tracer: StreamTracer;
+  /** Process-wide bound on buffered body bytes. */
+  readonly bodyBudget: BodyBudget;
 }
 
 /** Everything one stream has learnt so far. Mutable, owned by the stream's session. */

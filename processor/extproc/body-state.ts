@@ -6,7 +6,12 @@ import type { BodyMode } from "./verdict.ts";
 
 /** One direction's body while it streams in. */
 export interface BodyState {
-  readonly buffer: BodyBuffer;
+  /** The bytes so far; replaced by an empty buffer once analysed, so they can be collected. */
+  buffer: BodyBuffer;
+  /** Bytes of the shared body budget this body holds. */
+  reserved: number;
+  /** Cut short because the shared body budget was spent: analysed as truncated. */
+  cut: boolean;
   readonly contentType: string | undefined;
   readonly contentEncoding: string | undefined;
   /** Analysed already: later chunks are acknowledged without looking at them. */
@@ -37,6 +42,8 @@ export function isInspectable(meta: BodyMeta, limit: number): boolean {
 export function createBodyState(meta: BodyMeta, limit: number, mode: BodyMode): BodyState {
   return {
     buffer: createBodyBuffer(limit),
+    reserved: 0,
+    cut: false,
     contentType: meta.contentType,
     contentEncoding: meta.contentEncoding,
     analysed: false,

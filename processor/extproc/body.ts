@@ -3,7 +3,7 @@
  * the limit; the body is analysed once, at end of stream, at the limit, or at the trailers.
  */
 import type { HttpBody } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { parseBody } from "../http/index.ts";
+import { createBodyBuffer, parseBody } from "../http/index.ts";
 import { ADDRESSES, EXTRACT_SCHEMA } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
 import { type BodyState, createBodyState, isInspectable } from "./body-state.ts";
@@ -20,10 +20,38 @@ export function handleBody(
 ): Verdict | Promise<Verdict> {
   const state = bodyStateOf(direction, analysis);
   if (!state || state.analysed) return CONTINUE;
-  state.buffer.append(chunk.body);
+  const granted = reserve(state, chunk.body.length, analysis);
+  if (granted === undefined) {
+    state.buffer.append(chunk.body);
+  } else {
+    // The shared budget is spent: keep what fits and analyse now, as a truncated body.
+    state.buffer.append(chunk.body.subarray(0, granted));
+    analysis.bodyNotes.push(`${direction}:memory-budget`);
+    state.cut = true;
+    return analyseBody(direction, analysis);
+  }
   if (state.singleMessage) return analyseBody(direction, analysis).then(closeAfterContinue);
   if (chunk.endOfStream || state.buffer.truncated) return analyseBody(direction, analysis);
   return CONTINUE;
+}
+
+/**
+ * Takes from the shared budget the part of a `length`-byte chunk that the body buffer will keep.
+ * Returns undefined when all of it was granted, else how many bytes were.
+ */
+function reserve(state: BodyState, length: number, analysis: Analysis): number | undefined {
+  const kept = Math.max(0, Math.min(length, analysis.deps.config.bodyLimit - state.buffer.size));
+  const granted = analysis.deps.bodyBudget.reserveUpTo(kept);
+  state.reserved += granted;
+  return granted === kept ? undefined : granted;
+}
+
+/** Gives the body's bytes back to the shared budget and drops them. */
+export function releaseBody(state: BodyState | undefined, analysis: Analysis): void {
+  if (!state) return;
+  analysis.deps.bodyBudget.release(state.reserved);
+  state.reserved = 0;
+  state.buffer = createBodyBuffer(0);
 }
 
 /** After a BUFFERED_PARTIAL body nothing more comes to inspect: end the stream after the reply. */
@@ -40,11 +68,14 @@ export async function analyseBody(direction: Direction, analysis: Analysis): Pro
   const state = direction === "request" ? analysis.requestBody : analysis.responseBody;
   if (!state || state.analysed) return CONTINUE;
   state.analysed = true;
-  if (state.buffer.size === 0) return CONTINUE;
-  const parsed = await parseBody(state.buffer.bytes(), {
+  const bytes = state.buffer.bytes();
+  const truncated = state.buffer.truncated || state.cut;
+  releaseBody(state, analysis);
+  if (bytes.length === 0) return CONTINUE;
+  const parsed = await parseBody(bytes, {
     ...(state.contentType ? { contentType: state.contentType } : {}),
     ...(state.contentEncoding ? { contentEncoding: state.contentEncoding } : {}),
-    truncated: state.buffer.truncated,
+    truncated,
     limit: analysis.deps.config.bodyLimit,
   });
   if (!parsed.ok) {

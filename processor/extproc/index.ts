@@ -1,4 +1,6 @@
 export type { Analysis, AnalysisDeps } from "./analysis.ts";
+export type { BodyBudget } from "./body-budget.ts";
+export { createBodyBudget } from "./body-budget.ts";
 export type { StreamContext } from "./process-stream.ts";
 export { processStream } from "./process-stream.ts";
 export { continueResponse, immediateResponse, responseFor } from "./responses.ts";

@@ -3,7 +3,7 @@
  * and releases the WAF context, exactly once, however the stream ends.
  */
 import { type Analysis, type AnalysisDeps, createAnalysis } from "./analysis.ts";
-import { handleBody } from "./body.ts";
+import { handleBody, releaseBody } from "./body.ts";
 import { handleRequestHeaders } from "./request-headers.ts";
 import { handleResponseHeaders } from "./response-headers.ts";
 import type { SessionFactory, StreamOutcome } from "./session.ts";
@@ -25,6 +25,8 @@ export function createWafSessionFactory(deps: AnalysisDeps): SessionFactory {
         if (ended) return;
         ended = true;
         analysis.waf.dispose();
+        releaseBody(analysis.requestBody, analysis);
+        releaseBody(analysis.responseBody, analysis);
         logStreamEnd(analysis, outcome);
         finishSpan(analysis, outcome);
       },

@@ -9,6 +9,7 @@
  */
 import { loadConfig } from "../../processor/config/index.ts";
 import {
+  createBodyBudget,
   createWafSessionFactory,
   passThroughSession,
   type SessionFactory,
@@ -93,6 +94,7 @@ if (!loaded.ok) throw new Error("config");
 const engine = createWafEngine({ log: silentLogger });
 const templates = loadBlockTemplates({ log: silentLogger });
 const waf = createWafSessionFactory({
+  bodyBudget: createBodyBudget(loaded.config.bodyMemoryLimit),
   config: loaded.config,
   engine,
   templates,

@@ -413,3 +413,41 @@ describe("responses asked for as BUFFERED_PARTIAL (DD_SERVICE_EXTENSION_RESPONSE
     stream.cancel();
   });
 });
+
+describe("the process-wide body memory budget (DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT)", () => {
+  test("a body that would pass the budget keeps what fits and is analysed at once; every byte is given back", async () => {
+    const waf = await startWafServer({
+      DD_APPSEC_RULES: TEST_RULES,
+      DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT: "64",
+    });
+    try {
+      // A first upload holds most of the budget...
+      const holder = openStream(waf.client);
+      await exchange(holder, requestHeaders(post("text/plain"), false));
+      await exchange(holder, requestBody("x".repeat(40), false));
+      assert.equal(waf.bodyBudget.used, 40);
+      // ...so the second one is cut in its second chunk (5 of 30 bytes fit), and analysed then.
+      const second = openStream(waf.client);
+      await exchange(second, requestHeaders(post("application/json"), false));
+      assert.equal(
+        statusOf(await exchange(second, requestBody('{"name": "$globals"', false))),
+        "requestBody",
+      );
+      assert.equal(waf.bodyBudget.used, 59);
+      assert.equal(
+        statusOf(await exchange(second, requestBody(', "pad": "xxxxxxxxxxxxxxxxxx"}', false))),
+        403,
+      );
+      assert.equal(waf.bodyBudget.used, 40, "the cut body released its bytes");
+      holder.cancel();
+      await holder.status;
+      for (let i = 0; i < 100 && waf.bodyBudget.used > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(waf.bodyBudget.used, 0, "the cancelled stream released its bytes");
+      const end = waf.streamEnds().find((line) => Array.isArray(line.bodyNotes));
+      assert.deepEqual(end?.bodyNotes, ["request:memory-budget"]);
+    } finally {
+      await waf.close();
+    }
+  });
+});

@@ -4,7 +4,11 @@
  */
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../processor/config/index.ts";
-import { createWafSessionFactory } from "../../processor/extproc/index.ts";
+import {
+  type BodyBudget,
+  createBodyBudget,
+  createWafSessionFactory,
+} from "../../processor/extproc/index.ts";
 import { createLogger } from "../../processor/log.ts";
 import { createRecordingTracer, type RecordedSpan } from "../../processor/tracing/index.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
@@ -22,6 +26,8 @@ export interface WafServer {
   readonly client: grpc.Client;
   /** `stream end` debug lines: one per finished stream. */
   streamEnds(): Array<Record<string, unknown>>;
+  /** The shared body budget (bytes held across streams). */
+  readonly bodyBudget: BodyBudget;
   /** Spans the recording tracer finished, in order. */
   readonly spans: RecordedSpan[];
   close(): Promise<void>;
@@ -49,6 +55,7 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     htmlPath: config.blockedTemplateHtml,
     log,
   });
+  const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
   const tracer = createRecordingTracer({
     apmTracingEnabled: config.apmTracingEnabled,
     apiSecurityEnabled: config.apiSecurityEnabled,
@@ -57,7 +64,7 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     ...(config.clientIpHeader ? { clientIpHeader: config.clientIpHeader } : {}),
   });
   const server = await startTestServer({
-    createSession: createWafSessionFactory({ config, engine, templates, log, tracer }),
+    createSession: createWafSessionFactory({ config, engine, templates, log, tracer, bodyBudget }),
   });
   const client = createClient(server.target);
   return {
@@ -65,6 +72,7 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     client,
     streamEnds: () => logs.filter((line) => line.msg === "stream end"),
     spans: tracer.spans,
+    bodyBudget,
     async close() {
       client.close();
       await server.close();
