@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  emptyRequest,
   getHeaders,
   kindOf,
   requestBody,
@@ -10,6 +9,7 @@ import {
   responseBody,
   responseHeaders,
 } from "../../test/support/messages.ts";
+import { PROTOCOL_ABUSE } from "../../test/support/protocol-abuse.ts";
 import { isProtocolError } from "../errors.ts";
 import type { ProcessingRequest } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { processStream, type StreamContext } from "./process-stream.ts";
@@ -151,27 +151,7 @@ test("the integration comes from the gRPC metadata", async () => {
   assert.equal((envoy.infos[0] as { integration: string }).integration, "envoy");
 });
 
-const violations: Array<[string, ProcessingRequest[], string]> = [
-  [
-    "response headers before request",
-    [responseHeaders({ ":status": "200" })],
-    "response-before-request",
-  ],
-  ["body before headers", [requestBody("x", true)], "body-before-headers"],
-  ["message without a request kind", [emptyRequest()], "missing-request"],
-  [
-    "second request headers",
-    [requestHeaders(getHeaders(), false), requestHeaders(getHeaders(), false)],
-    "duplicate-request-headers",
-  ],
-  [
-    "body after end of stream",
-    [requestHeaders(getHeaders(), true), requestBody("x", true)],
-    "body-after-end",
-  ],
-];
-
-for (const [name, messages, code] of violations) {
+for (const [name, messages, code] of PROTOCOL_ABUSE) {
   test(`protocol error: ${name}`, async () => {
     const session = recordingSession();
     await assert.rejects(

@@ -23,15 +23,14 @@ import { generateSelfSigned } from "../../processor/server/index.ts";
 import { createClient, exchange, grpc, openStream } from "../support/grpc-client.ts";
 import { startTestServer, type TestServer } from "../support/in-process.ts";
 import {
-  emptyRequest,
   getHeaders,
   kindOf,
   requestBody,
   requestHeaders,
   requestTrailers,
-  responseBody,
   responseHeaders,
 } from "../support/messages.ts";
+import { PROTOCOL_ABUSE } from "../support/protocol-abuse.ts";
 
 /** A pass-through session that records how each stream ended. */
 function recording() {
@@ -262,33 +261,7 @@ describe("over h2c", () => {
     stream.end();
   });
 
-  const abuse: Array<[string, ReturnType<typeof requestHeaders>[], string]> = [
-    [
-      "response headers before request headers",
-      [responseHeaders({ ":status": "200" })],
-      "response-before-request",
-    ],
-    ["response body before request headers", [responseBody("x", true)], "response-before-request"],
-    ["request body before request headers", [requestBody("x", true)], "body-before-headers"],
-    ["request trailers before request headers", [requestTrailers()], "trailers-before-headers"],
-    [
-      "second request headers",
-      [requestHeaders(getHeaders(), false), requestHeaders(getHeaders(), false)],
-      "duplicate-request-headers",
-    ],
-    [
-      "request body after end of stream",
-      [requestHeaders(getHeaders(), true), requestBody("x", true)],
-      "body-after-end",
-    ],
-    [
-      "response body before response headers",
-      [requestHeaders(getHeaders(), true), responseBody("x", true)],
-      "response-body-before-headers",
-    ],
-    ["a message without a request kind", [emptyRequest()], "missing-request"],
-  ];
-  for (const [name, messages, code] of abuse) {
+  for (const [name, messages, code] of PROTOCOL_ABUSE) {
     test(`protocol abuse: ${name} ends that stream with INVALID_ARGUMENT`, async () => {
       const stream = openStream(client);
       for (const message of messages) stream.send(message);
