@@ -1,13 +1,15 @@
 /**
  * The processor's entry point and the only module with side effects: reads the config, starts the
- * health and gRPC servers, and handles signals and exit codes.
+ * health and gRPC servers, and handles signals and exit codes. It runs in one of three roles:
+ * alone (one worker: health, gRPC and signals in one process), or as the primary of several worker
+ * processes (health and supervision, `workers/`), or as one of those workers (gRPC only).
  *
  * Exit codes: 0 after a graceful shutdown; 2 for invalid configuration; 1 for any other startup
  * or serving failure, and for a second signal during the drain.
  */
+import cluster from "node:cluster";
 import { rmSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
-import type { Http2Session } from "node:http2";
 import { type Config, formatConfigError, loadConfig } from "./config/index.ts";
 import { isStartupError, StartupError } from "./errors.ts";
 import {
@@ -20,8 +22,8 @@ import { createLogger, type Logger } from "./log.ts";
 import {
   createHealthServer,
   createReadiness,
-  createRoutes,
   createServer,
+  createServices,
   describeCertificate,
   type GrpcServer,
   loadTlsMaterial,
@@ -31,6 +33,7 @@ import {
 import { createTracer } from "./tracing/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
 import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index.ts";
+import { isPrimaryMessage, runPrimary, type WorkerMessage, workerCount } from "./workers/index.ts";
 
 /** gRPC framing overhead allowed above the body limit when sizing the largest accepted message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -45,12 +48,24 @@ async function main(): Promise<void> {
   }
   const { config } = loaded;
   const log = createLogger({ level: config.logLevel, component: "main" });
-  for (const warning of loaded.warnings) log.child("config").warn(warning);
   process.on("unhandledRejection", (reason) =>
     log.error("unhandled rejection", { error: String(reason) }),
   );
+  if (cluster.isWorker) {
+    await startOrExit(() => serveWorker(config, log), log);
+    return;
+  }
+  for (const warning of loaded.warnings) log.child("config").warn(warning);
+  const workers = workerCount(config.workers);
+  await startOrExit(
+    () => (workers === 1 ? serveAlone(config, log) : servePrimary(config, log, workers)),
+    log,
+  );
+}
+
+async function startOrExit(start: () => Promise<void>, log: Logger): Promise<void> {
   try {
-    await serve(config, log);
+    await start();
   } catch (error) {
     log.error("startup failed", {
       code: isStartupError(error) ? error.code : "unknown",
@@ -60,16 +75,83 @@ async function main(): Promise<void> {
   }
 }
 
-async function serve(config: Config, log: Logger): Promise<void> {
+/** One process does everything: health, gRPC, signals. */
+async function serveAlone(config: Config, log: Logger): Promise<void> {
   const readiness = createReadiness();
+  const health = await startHealth(config, readiness, log);
+  const grpc = await startGrpc(config, readiness, log);
+  const stop = async () => {
+    await grpc.drain();
+    health.close();
+    await grpc.flush();
+  };
+  installSignals(log, readiness, grpc.connections, config.drainTimeoutMs, stop);
+  readiness.set("ready");
+  log.info("processor ready", { workers: 1 });
+}
+
+/** The primary of several workers: health and supervision only (`workers/primary.ts`). */
+async function servePrimary(config: Config, log: Logger, workers: number): Promise<void> {
+  const readiness = createReadiness();
+  const health = await startHealth(config, readiness, log);
+  // Workers share the primary's listening socket: a stale socket file must go before they bind.
+  if (config.udsPath) rmSync(config.udsPath, { force: true });
+  runPrimary({
+    workers,
+    execArgv: [],
+    readiness,
+    health,
+    drainTimeoutMs: config.drainTimeoutMs,
+    log: log.child("primary"),
+  });
+}
+
+/** A worker: gRPC only; the primary tells it when to drain. */
+async function serveWorker(config: Config, log: Logger): Promise<void> {
+  const readiness = createReadiness();
+  const grpc = await startGrpc(config, readiness, log);
+  const stop = async () => {
+    await grpc.drain();
+    await grpc.flush();
+  };
+  let stopping = false;
+  const drain = () => {
+    if (stopping) return;
+    stopping = true;
+    readiness.set("draining");
+    void stop().finally(() => process.exit(0));
+  };
+  process.on("message", (message) => {
+    if (isPrimaryMessage(message)) drain();
+  });
+  // Ctrl-C reaches the whole process group; the primary coordinates, the worker just drains.
+  process.on("SIGINT", drain);
+  process.on("SIGTERM", drain);
+  readiness.set("ready");
+  const ready: WorkerMessage = { kind: "ready" };
+  process.send?.(ready);
+}
+
+async function startHealth(config: Config, readiness: Readiness, log: Logger) {
   const version = config.version ?? PROCESSOR_VERSION;
   const health = createHealthServer(readiness, { version, appsecEnabled: config.appsecEnabled });
   await listenHttp(health, config.healthPort, config.host);
   log.info("health server listening", { host: config.host, port: addressPort(health) });
+  return health;
+}
 
+/** The running gRPC side of a process. */
+interface GrpcRuntime {
+  /** GOAWAY, open streams finish (cancelled after the drain timeout); resolves when all closed. */
+  drain(): Promise<void>;
+  /** Sends buffered traces to the Agent; bounded, so an absent Agent cannot hold the exit. */
+  flush(): Promise<void>;
+  connections(): number;
+}
+
+async function startGrpc(config: Config, readiness: Readiness, log: Logger): Promise<GrpcRuntime> {
   const { createSession, flushTraces } = loadInspection(config, log);
-  const shutdown = new AbortController();
-  const routes = createRoutes({ createSession, readiness, log: log.child("extproc") });
+  const services = createServices({ createSession, readiness, log: log.child("extproc") });
   const tls =
     config.tls && !config.udsPath
       ? await loadTlsMaterial(
@@ -78,15 +160,13 @@ async function serve(config: Config, log: Logger): Promise<void> {
         )
       : undefined;
   const server = createServer({
-    routes,
+    services,
     ...(tls ? { tls } : {}),
     maxConcurrentStreams: config.maxConcurrentStreams,
     readMaxBytes: config.bodyLimit + MESSAGE_HEADROOM_BYTES,
-    shutdownSignal: shutdown.signal,
   });
-  const sessions = trackSessions(server);
   const stopWatching =
-    tls?.source === "file" && "setSecureContext" in server
+    tls?.source === "file"
       ? watchTlsFiles(
           server,
           { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile },
@@ -96,42 +176,30 @@ async function serve(config: Config, log: Logger): Promise<void> {
         )
       : () => {};
   await listenGrpc(server, config);
-
-  installShutdown({
-    config,
-    log,
-    readiness,
-    server,
-    health,
-    sessions,
-    shutdown,
-    stopWatching,
-    flushTraces,
-  });
-  // Ready, and only now announced: a signal from here on drains instead of killing.
-  readiness.set("ready");
   log.info("ext_proc server listening", {
-    address: config.udsPath ?? `${config.host}:${addressPort(server)}`,
+    address: config.udsPath ?? `${config.host}:${server.port}`,
     tls: tls !== undefined,
     ...(tls ? describeCertificate(tls.cert) : {}),
-    version,
+    version: config.version ?? PROCESSOR_VERSION,
     bodyLimit: config.bodyLimit,
     observabilityMode: config.observabilityMode,
+    ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
   });
-}
-
-/** What a graceful shutdown stops. */
-interface ShutdownTargets {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly readiness: Readiness;
-  readonly server: GrpcServer;
-  readonly health: HttpServer;
-  readonly sessions: Set<Http2Session>;
-  readonly shutdown: AbortController;
-  readonly stopWatching: () => void;
-  /** Sends buffered traces to the Agent; bounded, so an absent Agent cannot hold the exit. */
-  readonly flushTraces: () => Promise<void>;
+  return {
+    drain: async () => {
+      stopWatching();
+      await server.drain(config.drainTimeoutMs, (openConnections) =>
+        log.warn("drain timeout reached: cancelling open streams", { openConnections }),
+      );
+      if (config.udsPath && !cluster.isWorker) rmSync(config.udsPath, { force: true });
+    },
+    flush: async () => {
+      // The tracer's flush runs on unreferenced timers: hold the loop open until it settles.
+      const hold = setTimeout(() => {}, 5000);
+      await flushTraces().finally(() => clearTimeout(hold));
+    },
+    connections: () => server.connections,
+  };
 }
 
 /**
@@ -139,9 +207,13 @@ interface ShutdownTargets {
  * GOAWAY so Envoy opens new streams elsewhere, let open streams finish up to the drain timeout,
  * then cancel what is left and exit 0. A second signal exits at once with code 1.
  */
-function installShutdown(targets: ShutdownTargets): void {
-  const { config, log, readiness, server, health, sessions, shutdown, stopWatching, flushTraces } =
-    targets;
+function installSignals(
+  log: Logger,
+  readiness: Readiness,
+  connections: () => number,
+  drainTimeoutMs: number,
+  stop: () => Promise<void>,
+): void {
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (draining) {
@@ -152,32 +224,13 @@ function installShutdown(targets: ShutdownTargets): void {
     readiness.set("draining");
     log.info("shutting down: draining open streams", {
       signal,
-      openConnections: sessions.size,
-      drainTimeoutMs: config.drainTimeoutMs,
+      openConnections: connections(),
+      drainTimeoutMs,
     });
-    stopWatching();
-    const deadline = setTimeout(() => {
-      log.warn("drain timeout reached: cancelling open streams", {
-        openConnections: sessions.size,
-      });
-      shutdown.abort();
-      for (const session of sessions) session.destroy();
-    }, config.drainTimeoutMs);
-    deadline.unref();
-    // close() stops accepting connections; session.close() sends GOAWAY and lets open streams finish.
-    server.close(() => {
-      clearTimeout(deadline);
-      if (config.udsPath) rmSync(config.udsPath, { force: true });
-      health.close();
-      // The tracer's flush runs on unreferenced timers: hold the loop open until it settles.
-      const hold = setTimeout(() => {}, 5000);
-      void flushTraces().finally(() => {
-        clearTimeout(hold);
-        log.info("shutdown complete");
-        process.exit(0);
-      });
+    void stop().finally(() => {
+      log.info("shutdown complete");
+      process.exit(0);
     });
-    for (const session of sessions) session.close();
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
@@ -226,15 +279,6 @@ function loadInspection(
   }
 }
 
-function trackSessions(server: GrpcServer): Set<Http2Session> {
-  const sessions = new Set<Http2Session>();
-  server.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  return sessions;
-}
-
 function listenHttp(server: HttpServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (error) =>
@@ -244,22 +288,20 @@ function listenHttp(server: HttpServer, port: number, host: string): Promise<voi
   });
 }
 
-function listenGrpc(server: GrpcServer, config: Config): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const target = config.udsPath ?? `${config.host}:${config.port}`;
-    server.once("error", (error) =>
-      reject(
-        new StartupError("listen", `gRPC listener ${target}: ${error.message}`, { cause: error }),
-      ),
+async function listenGrpc(server: GrpcServer, config: Config): Promise<void> {
+  const target = config.udsPath ?? `${config.host}:${config.port}`;
+  // A socket file left by a crashed process would make listen fail with EADDRINUSE (workers
+  // share the primary's socket, which removed it before forking them).
+  if (config.udsPath && !cluster.isWorker) rmSync(config.udsPath, { force: true });
+  try {
+    await server.listen(
+      config.udsPath ? { path: config.udsPath } : { host: config.host, port: config.port },
     );
-    if (config.udsPath) {
-      // A socket file left by a crashed process would make listen fail with EADDRINUSE.
-      rmSync(config.udsPath, { force: true });
-      server.listen(config.udsPath, () => resolve());
-    } else {
-      server.listen(config.port, config.host, () => resolve());
-    }
-  });
+  } catch (error) {
+    throw new StartupError("listen", `gRPC listener ${target}: ${String(error)}`, {
+      cause: error,
+    });
+  }
 }
 
 function addressPort(server: { address(): unknown }): number | undefined {

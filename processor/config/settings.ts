@@ -33,6 +33,8 @@ export interface Config {
   readonly observabilityMode: boolean;
   readonly drainTimeoutMs: number;
   readonly maxConcurrentStreams: number;
+  /** Worker processes serving gRPC; `undefined` means one per CPU the container may use. */
+  readonly workers: number | undefined;
   readonly logLevel: LogLevel;
   /** Bytes of each body analysed; 0 turns body inspection off. */
   readonly bodyLimit: number;
@@ -180,6 +182,16 @@ export const SETTINGS: readonly AnySetting[] = [
     defaultText: "10000",
     description: "HTTP/2 streams per Envoy connection (one stream per HTTP request).",
     parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_WORKERS",
+    field: "workers",
+    default: undefined,
+    defaultText: "(CPU limit)",
+    description:
+      "Worker processes serving gRPC, each on one core: by default as many as the container's CPU limit (cgroup `cpu.max`, rounded up), else the available CPUs. 1 serves from a single process.",
+    parse: (raw) =>
+      raw.trim() === "auto" ? { ok: true, value: undefined } : parseInteger(raw, 1, 256),
   },
   {
     name: "DD_SERVICE_EXTENSION_LOG_LEVEL",

@@ -1,8 +1,8 @@
 export type { Analysis, AnalysisDeps } from "./analysis.ts";
 export type { BodyBudget } from "./body-budget.ts";
 export { createBodyBudget } from "./body-budget.ts";
-export type { StreamContext } from "./process-stream.ts";
-export { processStream } from "./process-stream.ts";
+export type { ExtProcStream, StreamContext, StreamPort } from "./process-stream.ts";
+export { openStream } from "./process-stream.ts";
 export { continueResponse, immediateResponse, responseFor } from "./responses.ts";
 export type {
   SessionFactory,

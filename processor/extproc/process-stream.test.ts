@@ -11,20 +11,16 @@ import {
 } from "../../test/support/messages.ts";
 import { PROTOCOL_ABUSE } from "../../test/support/protocol-abuse.ts";
 import { isProtocolError } from "../errors.ts";
-import type { ProcessingRequest } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { processStream, type StreamContext } from "./process-stream.ts";
+import type {
+  ProcessingRequest,
+  ProcessingResponse,
+} from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { openStream, type StreamContext } from "./process-stream.ts";
 import { passThroughSession, type SessionFactory, type StreamOutcome } from "./session.ts";
 import { CONTINUE } from "./verdict.ts";
 
-function context(
-  metadata: Record<string, string> = {},
-  signal = new AbortController().signal,
-): StreamContext {
-  return { signal, metadata: (key) => metadata[key] };
-}
-
-async function* from(messages: ProcessingRequest[]) {
-  yield* messages;
+function context(metadata: Record<string, string> = {}): StreamContext {
+  return { metadata: (key) => metadata[key] };
 }
 
 /** A session that records what it saw and how it ended. */
@@ -52,10 +48,42 @@ function recordingSession(overrides: Partial<ReturnType<SessionFactory>> = {}) {
   return { factory, seen, outcomes, infos };
 }
 
-async function collect(messages: ProcessingRequest[], factory: SessionFactory, ctx = context()) {
+/** How a driven stream ended: finished (gRPC OK), failed, or still open. */
+type Ending = { kind: "finished" } | { kind: "failed"; error: unknown } | { kind: "open" };
+
+/**
+ * Feeds `messages` one at a time as the transport does (waiting for asynchronous replies), then
+ * half-closes unless `halfClose` is false. Returns the kinds of the replies and how it ended.
+ */
+async function drive(
+  messages: ProcessingRequest[],
+  factory: SessionFactory,
+  ctx = context(),
+  halfClose = true,
+) {
   const kinds: Array<string | undefined> = [];
-  for await (const response of processStream(from(messages), ctx, factory))
-    kinds.push(kindOf(response));
+  let ending: Ending = { kind: "open" };
+  const stream = openStream(ctx, factory, {
+    send: (reply) => kinds.push(kindOf(reply as ProcessingResponse)),
+    finish: () => {
+      ending = { kind: "finished" };
+    },
+    fail: (error) => {
+      ending = { kind: "failed", error };
+    },
+  });
+  for (const message of messages) {
+    if (ending.kind !== "open") break;
+    await stream.receive(message);
+  }
+  if (halfClose && ending.kind === "open") stream.halfClose();
+  return { kinds, ending: ending as Ending, stream };
+}
+
+/** The replies of a stream that must not fail; rejects with the failure otherwise. */
+async function collect(messages: ProcessingRequest[], factory: SessionFactory, ctx = context()) {
+  const { kinds, ending } = await drive(messages, factory, ctx);
+  if (ending.kind === "failed") throw ending.error;
   return kinds;
 }
 
@@ -84,15 +112,16 @@ test("answers every message once with the matching kind, in order", async () => 
 
 test("ends the stream after the last message even if Envoy keeps it open", async () => {
   const session = recordingSession();
-  async function* neverEnding() {
-    yield requestHeaders(getHeaders(), true);
-    yield responseHeaders({ ":status": "200" }, true);
-    await new Promise(() => {}); // Envoy would half-close later; we must not wait for it.
-  }
-  const kinds: Array<string | undefined> = [];
-  for await (const response of processStream(neverEnding(), context(), session.factory))
-    kinds.push(kindOf(response));
+  // Envoy would half-close later; we must not wait for it.
+  const { kinds, ending } = await drive(
+    [requestHeaders(getHeaders(), true), responseHeaders({ ":status": "200" }, true)],
+    session.factory,
+    context(),
+    false,
+  );
   assert.deepEqual(kinds, ["requestHeaders", "responseHeaders"]);
+  assert.equal(ending.kind, "finished");
+  assert.deepEqual(session.outcomes, ["complete"]);
 });
 
 test("a close verdict ends the stream cleanly after its reply", async () => {
@@ -158,7 +187,9 @@ for (const [name, messages, code] of PROTOCOL_ABUSE) {
       collect(messages, session.factory),
       (error) => isProtocolError(error) && error.code === code,
     );
-    assert.deepEqual(session.outcomes.length <= 1, true);
+    // A session exists only once a message was accepted; then it ends exactly once, as an error.
+    assert.ok(session.outcomes.every((outcome) => outcome === "error"));
+    assert.equal(session.outcomes.length, session.infos.length);
   });
 }
 
@@ -182,22 +213,68 @@ test("a session's protocol error value ends the stream", async () => {
   assert.deepEqual(session.outcomes, ["error"]);
 });
 
-test("a cancelled stream ends the session with 'cancelled'", async () => {
+test("a cancelled stream ends the session with 'cancelled', once", async () => {
   const session = recordingSession();
-  const controller = new AbortController();
-  async function* cancelled() {
-    yield requestHeaders(getHeaders(), false);
-    controller.abort();
-    throw new Error("stream reset by peer");
-  }
-  await assert.rejects(async () => {
-    for await (const _ of processStream(
-      cancelled(),
-      context({}, controller.signal),
-      session.factory,
-    )) {
-      // drain
-    }
-  });
+  const { stream, ending } = await drive(
+    [requestHeaders(getHeaders(), false)],
+    session.factory,
+    context(),
+    false,
+  );
+  assert.equal(ending.kind, "open");
+  stream.cancel();
+  stream.cancel();
+  stream.halfClose();
   assert.deepEqual(session.outcomes, ["cancelled"]);
+});
+
+test("a half-close before the exchange finished ends the stream cleanly as 'cancelled'", async () => {
+  const session = recordingSession();
+  const { ending } = await drive([requestHeaders(getHeaders(), false)], session.factory);
+  assert.equal(ending.kind, "finished");
+  assert.deepEqual(session.outcomes, ["cancelled"]);
+});
+
+test("a message after the stream was cancelled is ignored", async () => {
+  const session = recordingSession();
+  const { stream, kinds } = await drive(
+    [requestHeaders(getHeaders(), false)],
+    session.factory,
+    context(),
+    false,
+  );
+  stream.cancel();
+  await stream.receive(requestBody("late", true));
+  assert.deepEqual(kinds, ["requestHeaders"]);
+  assert.deepEqual(session.seen, ["RH"]);
+});
+
+test("a reply that settles after cancellation is not sent", async () => {
+  let release: (verdict: typeof CONTINUE) => void = () => {};
+  const session = recordingSession({
+    onRequestBody: () => new Promise((resolve) => (release = resolve)),
+  });
+  const { stream, kinds } = await drive(
+    [requestHeaders(getHeaders(), false)],
+    session.factory,
+    context(),
+    false,
+  );
+  const pending = stream.receive(requestBody("x", true));
+  stream.cancel();
+  release(CONTINUE);
+  await pending;
+  assert.deepEqual(kinds, ["requestHeaders"]);
+  assert.deepEqual(session.outcomes, ["cancelled"]);
+});
+
+test("a session that throws ends the stream as an error, once", async () => {
+  const session = recordingSession({
+    onRequestHeaders: () => {
+      throw new Error("bug");
+    },
+  });
+  const { ending } = await drive([requestHeaders(getHeaders(), false)], session.factory);
+  assert.equal(ending.kind, "failed");
+  assert.deepEqual(session.outcomes, ["error"]);
 });

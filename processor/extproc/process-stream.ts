@@ -1,11 +1,18 @@
 /**
- * The ext_proc stream loop: the only code that iterates the bidirectional stream. It checks each
- * message against the state machine, hands it to the stream's session, and writes the reply.
+ * The ext_proc stream loop: the only code that sees a stream's messages in order. It checks each
+ * message against the state machine, hands it to the stream's session, and sends the reply through
+ * the transport's {@link StreamPort}.
  *
- * Closing rules (envoy-ext-proc-contract.md §6): after an ImmediateResponse, and once nothing is
- * left to inspect, the stream ends cleanly (gRPC OK) so Envoy goes on without us; a protocol
- * violation ends the stream with a {@link ProtocolError}, which the transport maps to
- * INVALID_ARGUMENT. In observability mode Envoy ignores replies, so none are written.
+ * The loop is push-driven (the transport calls {@link ExtProcStream.receive} per message) rather
+ * than an async iterator: most messages are answered synchronously, and an async iterator costs a
+ * promise, a closure and a microtask per message on the hottest path. When a session answers with a
+ * promise (body parsing), `receive` returns it and the transport stops reading until it settles, so
+ * messages are still handled one at a time.
+ *
+ * Closing rules (docs/ext-proc-contract.md): after an ImmediateResponse, and once nothing is left to
+ * inspect, the stream ends cleanly (gRPC OK) so Envoy goes on without us; a protocol violation ends
+ * the stream with a {@link ProtocolError}, which the transport maps to INVALID_ARGUMENT. In
+ * observability mode Envoy ignores replies, so none are written.
  */
 import { ProtocolError } from "../errors.ts";
 import type {
@@ -21,54 +28,133 @@ import type {
   StreamSession,
 } from "./session.ts";
 import { INITIAL_STATE, type StreamEvent, type StreamState, transition } from "./stream-state.ts";
+import type { Verdict } from "./verdict.ts";
 
-/** What the transport tells the loop about the call. */
+/** What the transport tells the loop about the call when it opens. */
 export interface StreamContext {
-  /** Aborted when Envoy cancels the call, the deadline passes or the connection drops. */
-  readonly signal: AbortSignal;
   /** A gRPC request metadata value (lower-case key), if present. */
   readonly metadata: (key: string) => string | undefined;
 }
 
-/** Processes one ext_proc stream: yields one reply per message, then ends. */
-export async function* processStream(
-  requests: AsyncIterable<ProcessingRequest>,
+/**
+ * How the loop answers, implemented by the transport. After `finish` or `fail` nothing more is
+ * sent, and the transport reports no more events to the stream.
+ */
+export interface StreamPort {
+  /** Sends one reply (a message, or its bytes already encoded by `responses.ts`). */
+  send(reply: ProcessingResponse | Uint8Array): void;
+  /** Ends the call with gRPC OK. */
+  finish(): void;
+  /** Ends the call with an error: a {@link ProtocolError}, or anything unexpected. */
+  fail(error: unknown): void;
+}
+
+/** One open ext_proc stream, fed by the transport. */
+export interface ExtProcStream {
+  /**
+   * Handles one message. Returns a promise when the reply waits on asynchronous work; the
+   * transport must not call `receive` again before it settles. Never rejects.
+   */
+  receive(message: ProcessingRequest): void | Promise<void>;
+  /** Envoy half-closed its side: no more messages will come. */
+  halfClose(): void;
+  /**
+   * The call ended without us: cancelled, its deadline passed, its connection was lost
+   * (`cancelled`), or the transport could not read a message (`error`).
+   */
+  cancel(outcome?: "cancelled" | "error"): void;
+}
+
+/** Opens the loop of one stream; the session is created with the first message. */
+export function openStream(
   context: StreamContext,
   createSession: SessionFactory,
-): AsyncGenerator<ProcessingResponse> {
-  let state: StreamState = INITIAL_STATE;
-  let session: StreamSession | undefined;
-  let outcome: StreamOutcome = "complete";
-  try {
-    for await (const message of requests) {
-      const event = eventOf(message);
-      const next = transition(state, event);
+  port: StreamPort,
+): ExtProcStream {
+  return new StreamLoop(context, createSession, port);
+}
+
+class StreamLoop implements ExtProcStream {
+  #state: StreamState = INITIAL_STATE;
+  #session: StreamSession | undefined;
+  #done = false;
+  readonly #context: StreamContext;
+  readonly #createSession: SessionFactory;
+  readonly #port: StreamPort;
+
+  constructor(context: StreamContext, createSession: SessionFactory, port: StreamPort) {
+    this.#context = context;
+    this.#createSession = createSession;
+    this.#port = port;
+  }
+
+  receive(message: ProcessingRequest): void | Promise<void> {
+    if (this.#done) return;
+    let result: SessionResult;
+    let event: StreamEvent;
+    try {
+      event = eventOf(message);
+      const next = transition(this.#state, event);
       if (!next.ok) throw new ProtocolError(next.code, describe(next.code, event));
-      state = next.state;
-      session ??= createSession(streamInfo(message, context));
-      const result = dispatch(session, message);
-      const verdict = result instanceof Promise ? await result : result;
-      if (verdict instanceof ProtocolError) throw verdict;
-      if (!message.observabilityMode) yield responseFor(event.kind, verdict);
-      if (verdict.kind === "immediate") {
-        outcome = "blocked";
-        return;
-      }
-      if (state.phase === "finished" || verdict.close) return;
+      this.#state = next.state;
+      this.#session ??= this.#createSession(streamInfo(message, this.#context));
+      result = dispatch(this.#session, message);
+    } catch (error) {
+      this.#failWith(error);
+      return;
     }
-    // Envoy ended the call (half-close or reset) before the exchange finished: the downstream
-    // went away or another filter answered. Connect ends the request iterable in both cases.
-    if (state.phase !== "start") outcome = "cancelled";
-  } catch (error) {
-    outcome = context.signal.aborted ? "cancelled" : "error";
-    throw error;
-  } finally {
-    if (context.signal.aborted && outcome === "complete") outcome = "cancelled";
-    session?.end(outcome);
+    if (result instanceof Promise) {
+      return result.then(
+        (verdict) => this.#reply(message, event, verdict),
+        (error: unknown) => this.#failWith(error),
+      );
+    }
+    this.#reply(message, event, result);
+  }
+
+  halfClose(): void {
+    if (this.#done) return;
+    // Envoy ended the call before the exchange finished (the downstream went away or another
+    // filter answered): end cleanly, nothing is left to answer.
+    this.#end(this.#state.phase === "start" ? "complete" : "cancelled");
+    this.#port.finish();
+  }
+
+  cancel(outcome: "cancelled" | "error" = "cancelled"): void {
+    if (this.#done) return;
+    this.#end(outcome);
+  }
+
+  #reply(message: ProcessingRequest, event: StreamEvent, verdict: Verdict | ProtocolError): void {
+    if (this.#done) return; // cancelled while the session was working
+    if (verdict instanceof ProtocolError) {
+      this.#failWith(verdict);
+      return;
+    }
+    if (!message.observabilityMode) this.#port.send(responseFor(event.kind, verdict));
+    if (verdict.kind === "immediate") {
+      this.#end("blocked");
+      this.#port.finish();
+    } else if (this.#state.phase === "finished" || verdict.close === true) {
+      this.#end("complete");
+      this.#port.finish();
+    }
+  }
+
+  #failWith(error: unknown): void {
+    if (this.#done) return;
+    this.#end("error");
+    this.#port.fail(error);
+  }
+
+  /** Ends the session exactly once, however the stream ends. */
+  #end(outcome: StreamOutcome): void {
+    this.#done = true;
+    this.#session?.end(outcome);
   }
 }
 
-/** Calls the session method for the message's kind. */
+/** Calls the session method for the message's kind (the kind was checked by {@link eventOf}). */
 function dispatch(session: StreamSession, message: ProcessingRequest): SessionResult {
   const request = message.request;
   switch (request.case) {
@@ -134,11 +220,14 @@ function streamInfo(message: ProcessingRequest, context: StreamContext): StreamI
   };
 }
 
+const NO_ATTRIBUTES: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** Envoy keys attributes by filter name; merge them into one flat map (`source.address` → value). */
 function flattenAttributes(attributes: ProcessingRequest["attributes"]): Record<string, unknown> {
-  const flat: Record<string, unknown> = {};
-  for (const perFilter of Object.values(attributes)) {
-    Object.assign(flat, perFilter);
+  let flat: Record<string, unknown> | undefined;
+  for (const key in attributes) {
+    flat ??= {};
+    Object.assign(flat, attributes[key]);
   }
-  return flat;
+  return flat ?? NO_ATTRIBUTES;
 }

@@ -1,60 +1,170 @@
 /**
- * Builds the (unstarted) gRPC server: Connect's gRPC protocol only, on Node's HTTP/2 server, with
- * TLS or cleartext (h2c, for unix sockets and local tests). `main.ts` listens; tests call this and
- * listen on port 0.
+ * The gRPC server: grpc-js's HTTP/2 and gRPC machinery behind a listener we own. grpc-js serves
+ * Envoy's traffic because it measured several times cheaper per stream than Connect's universal
+ * handler (docs/performance.md); the listener stays ours (a connection injector) so that draining,
+ * unix sockets and counting connections do not depend on grpc-js internals.
+ *
+ * TLS or cleartext (h2c, for unix sockets and local tests); TLS material can be replaced at runtime
+ * (certificate rotation) and applies to new connections only.
  */
-import {
-  createServer as createH2cServer,
-  createSecureServer,
-  type Http2SecureServer,
-  type Http2Server,
-} from "node:http2";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { DEFAULT_KEEPALIVE, enableKeepalive, type KeepaliveOptions } from "./keepalive.ts";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { type ConnectionInjector, Server, ServerCredentials } from "@grpc/grpc-js";
+import { DEFAULT_KEEPALIVE, type KeepaliveOptions } from "./keepalive.ts";
+import type { GrpcService } from "./services.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 /** Options of {@link createServer}. */
 export interface CreateServerOptions {
-  readonly routes: (router: ConnectRouter) => void;
+  readonly services: readonly GrpcService[];
   /** Serve TLS with this material; cleartext HTTP/2 when absent. */
   readonly tls?: TlsMaterial;
   /** Per-connection HTTP/2 stream limit: Envoy opens one stream per HTTP request. */
   readonly maxConcurrentStreams: number;
   /** Largest gRPC message accepted, in bytes (above the body limit: a BUFFERED body is one message). */
   readonly readMaxBytes: number;
-  /** Aborting it asks open streams to finish (Connect cancels their contexts). */
-  readonly shutdownSignal?: AbortSignal;
   /** HTTP/2 ping keepalive; {@link DEFAULT_KEEPALIVE} when absent. */
   readonly keepalive?: KeepaliveOptions;
 }
 
-/** The server kinds {@link createServer} returns. */
-export type GrpcServer = Http2Server | Http2SecureServer;
+/** Where to listen: TCP, or a unix socket path. */
+export type ListenTarget =
+  | { readonly host: string; readonly port: number }
+  | { readonly path: string };
+
+/** A gRPC server that has not necessarily started listening. */
+export interface GrpcServer {
+  /** Starts listening; rejects with the listener's error (e.g. EADDRINUSE). */
+  listen(target: ListenTarget): Promise<void>;
+  /** The bound TCP port, once listening on TCP. */
+  readonly port: number | undefined;
+  /** Open connections (Envoy's HTTP/2 connections). */
+  readonly connections: number;
+  /** Replaces the certificate for new connections (TLS servers only). */
+  setTls(material: TlsMaterial): void;
+  /**
+   * Stops accepting connections, sends GOAWAY on every open one so Envoy opens new streams
+   * elsewhere, and lets open streams finish. Resolves when every connection has closed; after
+   * `graceMs` the remaining connections are destroyed (their streams are cancelled), after
+   * `onDeadline` is told how many were left.
+   */
+  drain(graceMs: number, onDeadline?: (openConnections: number) => void): Promise<void>;
+  /** Destroys every open connection at once, as a network failure would. */
+  destroyConnections(): void;
+}
 
 /** Creates the gRPC server without listening. */
 export function createServer(options: CreateServerOptions): GrpcServer {
-  const handler = connectNodeAdapter({
-    routes: options.routes,
-    grpc: true,
-    grpcWeb: false,
-    connect: false,
-    readMaxBytes: options.readMaxBytes,
-    ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+  const keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
+  const grpc = new Server({
+    "grpc.max_concurrent_streams": options.maxConcurrentStreams,
+    "grpc.max_receive_message_length": options.readMaxBytes,
+    "grpc.max_send_message_length": -1,
+    "grpc.keepalive_time_ms": keepalive.intervalMs,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs,
+    // channelz bookkeeping costs allocations on every call; nothing reads it.
+    "grpc.enable_channelz": 0,
   });
-  const settings = { maxConcurrentStreams: options.maxConcurrentStreams };
-  const server = options.tls
-    ? createSecureServer(
-        {
-          cert: options.tls.cert,
-          key: options.tls.key,
-          allowHTTP1: false,
-          settings,
-          minVersion: "TLSv1.2",
-        },
-        handler,
-      )
-    : createH2cServer({ settings }, handler);
-  enableKeepalive(server, options.keepalive ?? DEFAULT_KEEPALIVE);
-  return server;
+  for (const service of options.services)
+    grpc.addService(service.definition, service.implementation);
+  const credentials = options.tls
+    ? new RotatingCredentials(options.tls)
+    : ServerCredentials.createInsecure();
+  const injector = grpc.createConnectionInjector(credentials);
+  return new InjectedServer(injector, credentials);
+}
+
+class InjectedServer implements GrpcServer {
+  readonly #sockets = new Set<Socket>();
+  readonly #listener: NetServer;
+  readonly #injector: ConnectionInjector;
+  readonly #credentials: ServerCredentials;
+  #closed: Promise<void> | undefined;
+
+  constructor(injector: ConnectionInjector, credentials: ServerCredentials) {
+    this.#injector = injector;
+    this.#credentials = credentials;
+    this.#listener = createNetServer({ noDelay: true }, (socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+      injector.injectConnection(socket);
+    });
+  }
+
+  listen(target: ListenTarget): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#listener.once("error", reject);
+      const done = () => {
+        this.#listener.off("error", reject);
+        resolve();
+      };
+      if ("path" in target) this.#listener.listen(target.path, done);
+      else this.#listener.listen(target.port, target.host, done);
+    });
+  }
+
+  get port(): number | undefined {
+    const address = this.#listener.address();
+    return typeof address === "object" && address !== null ? address.port : undefined;
+  }
+
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  setTls(material: TlsMaterial): void {
+    if (this.#credentials instanceof RotatingCredentials) this.#credentials.replace(material);
+  }
+
+  drain(graceMs: number, onDeadline?: (openConnections: number) => void): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      let listenerClosed = false;
+      const settle = () => {
+        if (listenerClosed && this.#sockets.size === 0) {
+          clearTimeout(deadline);
+          resolve();
+        }
+      };
+      for (const socket of this.#sockets) socket.once("close", settle);
+      const deadline = setTimeout(() => {
+        onDeadline?.(this.#sockets.size);
+        this.destroyConnections();
+      }, graceMs);
+      deadline.unref();
+      this.#listener.close(() => {
+        listenerClosed = true;
+        settle();
+      });
+      // GOAWAY on every HTTP/2 session; grpc-js destroys what is left after its own grace, which we
+      // make longer than ours so that the deadline above decides.
+      this.#injector.drain(graceMs + 1000);
+    });
+    return this.#closed;
+  }
+
+  destroyConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}
+
+/**
+ * Server credentials whose certificate can be replaced: grpc-js applies a replacement to its
+ * HTTP/2 server's secure context (new connections), through the watcher API of its base class.
+ */
+class RotatingCredentials extends ServerCredentials {
+  constructor(material: TlsMaterial) {
+    // TLS 1.2 minimum, no HTTP/1 fallback: only gRPC over HTTP/2 is served.
+    super({ minVersion: "TLSv1.2", allowHTTP1: false }, contextOf(material));
+  }
+
+  replace(material: TlsMaterial): void {
+    this.updateSecureContextOptions(contextOf(material));
+  }
+
+  override _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+function contextOf(material: TlsMaterial): { cert: string; key: string } {
+  return { cert: material.cert, key: material.key };
 }

@@ -6,7 +6,6 @@
  */
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import type { Http2SecureServer } from "node:http2";
 import { createSecureContext } from "node:tls";
 import { StartupError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -113,7 +112,7 @@ export function generateSelfSigned(): TlsMaterial {
  * the next tick; the previous certificate stays in use meanwhile. Returns a function that stops it.
  */
 export function watchTlsFiles(
-  server: Pick<Http2SecureServer, "setSecureContext">,
+  server: { setTls(material: TlsMaterial): void },
   files: TlsFiles,
   initial: TlsMaterial,
   intervalMs: number,
@@ -131,7 +130,7 @@ export function watchTlsFiles(
     }
     lastError = "";
     if (read.material.cert === current.cert && read.material.key === current.key) return;
-    server.setSecureContext({ cert: read.material.cert, key: read.material.key });
+    server.setTls(read.material);
     current = read.material;
     log.info("TLS certificate reloaded", describeCertificate(current.cert));
   }, intervalMs);

@@ -133,6 +133,11 @@ describe("serving", () => {
       kindOf(await exchange(stream, requestHeaders(getHeaders(), true))),
       "requestHeaders",
     );
+    // Finish the exchange: an open stream would hold the drain until its timeout.
+    assert.equal(
+      kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
+      "responseHeaders",
+    );
     client.close();
     processor.kill();
     assert.equal(await processor.exited, 0);
@@ -163,6 +168,11 @@ describe("serving", () => {
     assert.equal(
       kindOf(await exchange(stream, requestHeaders(getHeaders(), true))),
       "requestHeaders",
+    );
+    // Finish the exchange: an open stream would hold the drain until its timeout.
+    assert.equal(
+      kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
+      "responseHeaders",
     );
     client.close();
     processor.kill();

@@ -2,13 +2,12 @@
  * Starts the gRPC server in the test process on port 0 (or a unix socket), with a chosen session
  * factory, and stops it cleanly after the test.
  */
-import type { AddressInfo } from "node:net";
 import type { SessionFactory } from "../../processor/extproc/index.ts";
 import { createLogger, type LogLevel } from "../../processor/log.ts";
 import {
   createReadiness,
-  createRoutes,
   createServer,
+  createServices,
   type GrpcServer,
   type KeepaliveOptions,
   type Readiness,
@@ -48,36 +47,22 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const readiness = createReadiness();
   readiness.set("ready");
   const server = createServer({
-    routes: createRoutes({ createSession: options.createSession, readiness, log }),
+    services: createServices({ createSession: options.createSession, readiness, log }),
     ...(options.tls ? { tls: options.tls } : {}),
     maxConcurrentStreams: 10_000,
     readMaxBytes: options.readMaxBytes ?? 11 * 1024 * 1024,
     ...(options.keepalive ? { keepalive: options.keepalive } : {}),
   });
-  const sessions = new Set<{ destroy(): void }>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => {
-    if (options.socketPath) server.listen(options.socketPath, resolve);
-    else server.listen(0, "127.0.0.1", resolve);
-  });
-  const target = options.socketPath
-    ? `unix:${options.socketPath}`
-    : `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await server.listen(
+    options.socketPath ? { path: options.socketPath } : { host: "127.0.0.1", port: 0 },
+  );
+  const target = options.socketPath ? `unix:${options.socketPath}` : `127.0.0.1:${server.port}`;
   return {
     server,
     readiness,
     target,
     logs,
-    dropConnections: () => {
-      for (const session of sessions) session.destroy();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const session of sessions) session.destroy();
-        server.close(() => resolve());
-      }),
+    dropConnections: () => server.destroyConnections(),
+    close: () => server.drain(0),
   };
 }

@@ -26,10 +26,18 @@ export interface ProcessorProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts the processor with `env` (added to a minimal environment) and does not wait. */
+/**
+ * Starts the processor with `env` (added to a minimal environment) and does not wait. One worker
+ * process unless `env` says otherwise: the worker tests ask for more.
+ */
 export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? "", DD_SERVICE_EXTENSION_HOST: "127.0.0.1", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      DD_SERVICE_EXTENSION_HOST: "127.0.0.1",
+      DD_SERVICE_EXTENSION_WORKERS: "1",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -110,14 +118,14 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
   };
 }
 
-/** Starts the processor on ephemeral ports and waits until it serves. */
+/** Starts the processor on ephemeral ports and waits until it is ready (health 200). */
 export async function startProcessor(env: Record<string, string> = {}): Promise<ProcessorProcess> {
   const processor = spawnProcessor({
     DD_SERVICE_EXTENSION_PORT: "0",
     DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
     ...env,
   });
-  await processor.waitForLog((line) => line.msg === "ext_proc server listening");
+  await processor.waitForLog((line) => line.msg === "processor ready");
   return processor;
 }
 

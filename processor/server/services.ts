@@ -1,0 +1,249 @@
+/**
+ * The gRPC services on grpc-js: ext_proc's `Process` and the standard `grpc.health.v1.Health`.
+ * This is the RPC edge: messages are decoded with the Buf-generated protobuf-es types, stream
+ * failures are logged once here and mapped to gRPC codes here.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+  status,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { isProtocolError } from "../errors.ts";
+import { openStream, type SessionFactory, type StreamPort } from "../extproc/index.ts";
+import {
+  type ProcessingRequest,
+  ProcessingRequestSchema,
+  type ProcessingResponse,
+  ProcessingResponseSchema,
+} from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import {
+  type HealthCheckRequest,
+  HealthCheckRequestSchema,
+  type HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "../gen/grpc/health/v1/health_pb.ts";
+import type { Logger } from "../log.ts";
+import type { Readiness, ReadinessState } from "./readiness.ts";
+
+/** What the services need. */
+export interface ServicesOptions {
+  readonly createSession: SessionFactory;
+  readonly readiness: Readiness;
+  readonly log: Logger;
+}
+
+/** One service to register: its definition and implementation. */
+export interface GrpcService {
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
+const PROCESSOR_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor";
+const HEALTH_SERVICE = "grpc.health.v1.Health";
+const SERVICE_NAMES = new Set(["", PROCESSOR_SERVICE]);
+
+/** Views a protobuf-es encoding as the Buffer grpc-js frames, without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Replies may come pre-encoded (`responses.ts` caches the constant ones). */
+function encodeReply(reply: ProcessingResponse | Uint8Array): Buffer {
+  return asBuffer(reply instanceof Uint8Array ? reply : toBinary(ProcessingResponseSchema, reply));
+}
+
+/**
+ * A message that is not a valid ProcessingRequest. grpc-js would answer a throwing deserializer
+ * with INTERNAL on its own, behind the stream's back (its session would never be released), so
+ * decoding never throws: the failure reaches the stream handler as a value.
+ */
+class UndecodableMessage {
+  readonly reason: string;
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+}
+
+function decodeRequest(bytes: Buffer): ProcessingRequest | UndecodableMessage {
+  try {
+    return fromBinary(ProcessingRequestSchema, bytes, DECODE_OPTIONS);
+  } catch (error) {
+    return new UndecodableMessage(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Unknown fields are not kept: nothing reads them, and keeping them costs a copy per message. */
+const DECODE_OPTIONS = { readUnknownFields: false } as const;
+
+const PROCESSOR_DEFINITION: ServiceDefinition = {
+  process: {
+    path: `/${PROCESSOR_SERVICE}/Process`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (message: ProcessingRequest) =>
+      asBuffer(toBinary(ProcessingRequestSchema, message)),
+    requestDeserialize: decodeRequest,
+    responseSerialize: encodeReply,
+    responseDeserialize: (bytes: Buffer) => fromBinary(ProcessingResponseSchema, bytes),
+  },
+};
+
+const HEALTH_DEFINITION: ServiceDefinition = {
+  check: {
+    path: `/${HEALTH_SERVICE}/Check`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (message: HealthCheckRequest) =>
+      asBuffer(toBinary(HealthCheckRequestSchema, message)),
+    requestDeserialize: (bytes: Buffer) => fromBinary(HealthCheckRequestSchema, bytes),
+    responseSerialize: (message: HealthCheckResponse) =>
+      asBuffer(toBinary(HealthCheckResponseSchema, message)),
+    responseDeserialize: (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
+  },
+  watch: {
+    path: `/${HEALTH_SERVICE}/Watch`,
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (message: HealthCheckRequest) =>
+      asBuffer(toBinary(HealthCheckRequestSchema, message)),
+    requestDeserialize: (bytes: Buffer) => fromBinary(HealthCheckRequestSchema, bytes),
+    responseSerialize: (message: HealthCheckResponse) =>
+      asBuffer(toBinary(HealthCheckResponseSchema, message)),
+    responseDeserialize: (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
+  },
+};
+
+/** The services the processor serves. */
+export function createServices(options: ServicesOptions): GrpcService[] {
+  return [
+    {
+      definition: PROCESSOR_DEFINITION,
+      implementation: { process: (call: Call) => serveProcess(call, options) },
+    },
+    { definition: HEALTH_DEFINITION, implementation: healthImplementation(options.readiness) },
+  ];
+}
+
+type Call = ServerDuplexStream<ProcessingRequest, ProcessingResponse | Uint8Array>;
+
+/**
+ * Connects one grpc-js call to the stream loop. Messages are handled one at a time: while the loop
+ * works on an asynchronous reply the call is paused, so the next message waits in grpc-js.
+ */
+function serveProcess(call: Call, options: ServicesOptions): void {
+  const { log } = options;
+  let open = true;
+  const port: StreamPort = {
+    send: (reply) => {
+      if (open) call.write(reply);
+    },
+    finish: () => {
+      if (!open) return;
+      open = false;
+      call.end();
+    },
+    fail: (error) => {
+      if (!open) return;
+      open = false;
+      call.emit("error", statusOf(error, log));
+    },
+  };
+  const metadata = (key: string) => {
+    const values = call.metadata.get(key);
+    return values.length > 0 ? String(values[0]) : undefined;
+  };
+  const stream = openStream({ metadata }, options.createSession, port);
+  const resume = () => {
+    if (open) call.resume();
+  };
+  call.on("data", (message: ProcessingRequest | UndecodableMessage) => {
+    if (message instanceof UndecodableMessage) {
+      undecodable(message);
+      return;
+    }
+    const pending = stream.receive(message);
+    if (pending !== undefined) {
+      call.pause();
+      void pending.then(resume);
+    }
+  });
+  call.on("end", () => stream.halfClose());
+  // grpc-js reports every end it did not get from us as a cancellation: Envoy's RST_STREAM, a
+  // passed deadline, a lost connection, a message over the size limit (after answering it with
+  // RESOURCE_EXHAUSTED). It also fires after our own end, when `open` is already false.
+  call.on("cancelled", () => {
+    if (!open) return;
+    open = false;
+    log.debug("stream cancelled", { rpc: "Process" });
+    stream.cancel();
+  });
+  const undecodable = (message: UndecodableMessage) => {
+    if (!open) return;
+    open = false;
+    stream.cancel("error");
+    log.warn("stream failed", {
+      rpc: "Process",
+      code: "undecodable-message",
+      error: message.reason,
+    });
+    call.emit("error", {
+      code: status.INVALID_ARGUMENT,
+      details: `undecodable ProcessingRequest: ${message.reason}`,
+    });
+  };
+}
+
+/** The gRPC status for a failure of the stream loop, logged once. */
+function statusOf(error: unknown, log: Logger): { code: status; details: string } {
+  if (isProtocolError(error)) {
+    log.warn("protocol error", { rpc: "Process", code: error.code, error: error.message });
+    return { code: status.INVALID_ARGUMENT, details: `${error.code}: ${error.message}` };
+  }
+  log.error("stream failed", { rpc: "Process", error: String(error) });
+  return { code: status.INTERNAL, details: "internal error" };
+}
+
+function servingStatus(state: ReadinessState): HealthCheckResponse_ServingStatus {
+  return state === "ready"
+    ? HealthCheckResponse_ServingStatus.SERVING
+    : HealthCheckResponse_ServingStatus.NOT_SERVING;
+}
+
+function healthResponse(statusValue: HealthCheckResponse_ServingStatus): HealthCheckResponse {
+  return create(HealthCheckResponseSchema, { status: statusValue });
+}
+
+/** grpc.health.v1: `""` and the ext_proc service are known; Watch streams every change. */
+function healthImplementation(readiness: Readiness): UntypedServiceImplementation {
+  return {
+    check(
+      call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>,
+      callback: sendUnaryData<HealthCheckResponse>,
+    ) {
+      if (!SERVICE_NAMES.has(call.request.service)) {
+        callback({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+        return;
+      }
+      callback(null, healthResponse(servingStatus(readiness.state)));
+    },
+    watch(call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) {
+      if (!SERVICE_NAMES.has(call.request.service)) {
+        call.write(healthResponse(HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN));
+        call.end();
+        return;
+      }
+      call.write(healthResponse(servingStatus(readiness.state)));
+      const unsubscribe = readiness.subscribe((state) =>
+        call.write(healthResponse(servingStatus(state))),
+      );
+      call.on("cancelled", unsubscribe);
+      call.on("close", unsubscribe);
+    },
+  };
+}
