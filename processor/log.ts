@@ -17,6 +17,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** True when lines of `level` are written: guards fields that cost something to build. */
+  enabled(level: LogLevel): boolean;
   /** A logger for another component that shares this one's sink and level. */
   child(component: string): Logger;
 }
@@ -67,6 +69,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       info: (msg, fields) => write("info", msg, fields),
       warn: (msg, fields) => write("warn", msg, fields),
       error: (msg, fields) => write("error", msg, fields),
+      enabled: (level) => ORDER[level] >= min,
       child: (name) => make(name),
     };
   };

@@ -59,6 +59,12 @@ function closeAfterContinue(verdict: Verdict): Verdict {
   return verdict.kind === "continue" ? { ...verdict, close: true } : verdict;
 }
 
+/** A body of `direction` holds bytes that were not analysed yet. */
+export function hasPendingBody(direction: Direction, analysis: Analysis): boolean {
+  const state = direction === "request" ? analysis.requestBody : analysis.responseBody;
+  return state !== undefined && !state.analysed && state.buffer.size > 0;
+}
+
 /**
  * Analyses the body of `direction` if it was accumulated and not analysed yet. Called at end of
  * stream, at the trailers (a body followed by trailers never has end_of_stream set: without this,

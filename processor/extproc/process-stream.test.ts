@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { fromBinary } from "@bufbuild/protobuf";
 import {
   getHeaders,
   kindOf,
@@ -11,9 +12,9 @@ import {
 } from "../../test/support/messages.ts";
 import { PROTOCOL_ABUSE } from "../../test/support/protocol-abuse.ts";
 import { isProtocolError } from "../errors.ts";
-import type {
-  ProcessingRequest,
-  ProcessingResponse,
+import {
+  type ProcessingRequest,
+  ProcessingResponseSchema,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { openStream, type StreamContext } from "./process-stream.ts";
 import { passThroughSession, type SessionFactory, type StreamOutcome } from "./session.ts";
@@ -64,7 +65,7 @@ async function drive(
   const kinds: Array<string | undefined> = [];
   let ending: Ending = { kind: "open" };
   const stream = openStream(ctx, factory, {
-    send: (reply) => kinds.push(kindOf(reply as ProcessingResponse)),
+    send: (reply) => kinds.push(kindOf(fromBinary(ProcessingResponseSchema, reply))),
     finish: () => {
       ending = { kind: "finished" };
     },

@@ -15,11 +15,8 @@
  * observability mode Envoy ignores replies, so none are written.
  */
 import { ProtocolError } from "../errors.ts";
-import type {
-  ProcessingRequest,
-  ProcessingResponse,
-} from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { responseFor } from "./responses.ts";
+import type { ProcessingRequest } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { encodedResponseFor } from "./responses.ts";
 import type {
   SessionFactory,
   SessionResult,
@@ -41,8 +38,8 @@ export interface StreamContext {
  * sent, and the transport reports no more events to the stream.
  */
 export interface StreamPort {
-  /** Sends one reply (a message, or its bytes already encoded by `responses.ts`). */
-  send(reply: ProcessingResponse | Uint8Array): void;
+  /** Sends one reply: a ProcessingResponse encoded by `responses.ts`. */
+  send(reply: Uint8Array): void;
   /** Ends the call with gRPC OK. */
   finish(): void;
   /** Ends the call with an error: a {@link ProtocolError}, or anything unexpected. */
@@ -131,7 +128,7 @@ class StreamLoop implements ExtProcStream {
       this.#failWith(verdict);
       return;
     }
-    if (!message.observabilityMode) this.#port.send(responseFor(event.kind, verdict));
+    if (!message.observabilityMode) this.#port.send(encodedResponseFor(event.kind, verdict));
     if (verdict.kind === "immediate") {
       this.#end("blocked");
       this.#port.finish();

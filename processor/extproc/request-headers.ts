@@ -2,7 +2,7 @@
 import { ProtocolError } from "../errors.ts";
 import type { HttpHeaders } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { requestFromHeaders } from "../http/index.ts";
-import { ADDRESSES } from "../waf/index.ts";
+import { ADDRESSES, compactValues } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
 import { createBodyState, isInspectable } from "./body-state.ts";
 import { headerEntries } from "./envoy-headers.ts";
@@ -29,9 +29,9 @@ export function handleRequestHeaders(
   const blocked = runWaf(analysis, {
     [ADDRESSES.REQUEST_METHOD]: request.method,
     [ADDRESSES.REQUEST_URI_RAW]: request.rawUri,
-    [ADDRESSES.REQUEST_HEADERS_NO_COOKIES]: request.headers,
-    [ADDRESSES.REQUEST_COOKIES]: request.cookies,
-    [ADDRESSES.REQUEST_QUERY]: request.query,
+    [ADDRESSES.REQUEST_HEADERS_NO_COOKIES]: compactValues(request.headers),
+    [ADDRESSES.REQUEST_COOKIES]: compactValues(request.cookies),
+    [ADDRESSES.REQUEST_QUERY]: compactValues(request.query),
     [ADDRESSES.CLIENT_IP]: request.clientIp,
   });
   if (blocked) return blocked;

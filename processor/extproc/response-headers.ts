@@ -2,23 +2,32 @@
 import { ProtocolError } from "../errors.ts";
 import type { HttpHeaders } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { responseFromHeaders } from "../http/index.ts";
-import { ADDRESSES, EXTRACT_SCHEMA } from "../waf/index.ts";
+import { ADDRESSES, compactValues, EXTRACT_SCHEMA } from "../waf/index.ts";
 import { type Analysis, runWaf } from "./analysis.ts";
-import { analyseBody } from "./body.ts";
+import { analyseBody, hasPendingBody } from "./body.ts";
 import { createBodyState, isInspectable } from "./body-state.ts";
 import { headerEntries } from "./envoy-headers.ts";
 import type { Verdict } from "./verdict.ts";
 
-/** Handles `response_headers`. */
-export async function handleResponseHeaders(
+/**
+ * Handles `response_headers`. Synchronous unless part of a request body is still waiting to be
+ * analysed: the common case then costs no promise, and the transport keeps reading.
+ */
+export function handleResponseHeaders(
   message: HttpHeaders,
   analysis: Analysis,
-): Promise<Verdict | ProtocolError> {
+): Verdict | ProtocolError | Promise<Verdict | ProtocolError> {
   // The upstream may answer before the request body ended (envoyproxy/envoy #17069): analyse what
   // arrived of it now, or an attacker could hide a payload behind a fast upstream response.
-  const early = await analyseBody("request", analysis);
-  if (early.kind === "immediate") return early;
+  if (hasPendingBody("request", analysis)) {
+    return analyseBody("request", analysis).then((early) =>
+      early.kind === "immediate" ? early : responseHeaders(message, analysis),
+    );
+  }
+  return responseHeaders(message, analysis);
+}
 
+function responseHeaders(message: HttpHeaders, analysis: Analysis): Verdict | ProtocolError {
   const parsed = responseFromHeaders(headerEntries(message.headers));
   if (!parsed.ok) return new ProtocolError("invalid-response-headers", parsed.error.message);
   const response = parsed.value;
@@ -34,7 +43,7 @@ export async function handleResponseHeaders(
   if (wantBody) analysis.extractSchemaWithResponseBody = sampleSchema;
   const blocked = runWaf(analysis, {
     [ADDRESSES.RESPONSE_STATUS]: String(response.status),
-    [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: headers,
+    [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: compactValues(headers),
     ...(sampleSchema && !wantBody ? { [ADDRESSES.WAF_CONTEXT_PROCESSOR]: EXTRACT_SCHEMA } : {}),
   });
   if (blocked) return blocked;

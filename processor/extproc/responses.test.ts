@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ProcessingMode_BodySendMode } from "../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
-import { CommonResponse_ResponseStatus } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { continueResponse, immediateResponse, responseFor } from "./responses.ts";
+import {
+  CommonResponse_ResponseStatus,
+  ProcessingResponseSchema,
+} from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import {
+  continueResponse,
+  encodedResponseFor,
+  immediateResponse,
+  responseFor,
+} from "./responses.ts";
 import type { StreamEvent } from "./stream-state.ts";
 import { CONTINUE } from "./verdict.ts";
 
@@ -97,4 +106,46 @@ test("ImmediateResponse carries status, headers, body and details, and no grpc_s
   assert.deepEqual(value?.body, body);
   assert.equal(value?.details, "aap_redirect");
   assert.equal(value?.grpcStatus, undefined);
+});
+
+for (const [kind] of kinds) {
+  for (const bodyMode of [undefined, "streamed", "buffered-partial"] as const) {
+    test(`the encoded CONTINUE to ${kind} (body mode ${bodyMode ?? "none"}) is the message's encoding`, () => {
+      const verdict = { kind: "continue" as const, ...(bodyMode ? { bodyMode } : {}) };
+      const expected = toBinary(ProcessingResponseSchema, responseFor(kind, verdict));
+      assert.deepEqual(encodedResponseFor(kind, verdict), expected);
+      // The second call is served from the cache and still the same bytes.
+      assert.deepEqual(encodedResponseFor(kind, verdict), expected);
+    });
+  }
+}
+
+test("an encoded CONTINUE with header mutations carries them (never a cached reply)", () => {
+  const plain = encodedResponseFor("request-headers", CONTINUE);
+  const bytes = encodedResponseFor("request-headers", {
+    kind: "continue",
+    setHeaders: [["x-datadog-trace-id", "1"]],
+  });
+  assert.notDeepEqual(bytes, plain);
+  const decoded = fromBinary(ProcessingResponseSchema, bytes);
+  assert.equal(decoded.response.case, "requestHeaders");
+  const mutation =
+    decoded.response.case === "requestHeaders"
+      ? decoded.response.value.response?.headerMutation
+      : undefined;
+  assert.equal(mutation?.setHeaders[0]?.header?.key, "x-datadog-trace-id");
+});
+
+test("an encoded immediate verdict is the ImmediateResponse's encoding", () => {
+  const verdict = {
+    kind: "immediate" as const,
+    status: 403,
+    headers: [["content-type", "application/json"]] as const,
+    body: new TextEncoder().encode("{}"),
+    details: "aap_blocked",
+  };
+  assert.deepEqual(
+    encodedResponseFor("request-headers", verdict),
+    toBinary(ProcessingResponseSchema, immediateResponse(verdict)),
+  );
 });

@@ -2,7 +2,7 @@
  * Builds every ProcessingResponse the processor sends. Phases return a {@link Verdict}; this module
  * alone knows the wire shape (envoy-ext-proc-contract.md §4–§5).
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { HeaderValueOptionSchema, HeaderValueSchema } from "../gen/envoy/config/core/v3/base_pb.ts";
 import {
   ProcessingMode_BodySendMode,
@@ -35,6 +35,27 @@ const WIRE_BODY_MODES: Record<BodyMode, ProcessingMode_BodySendMode> = {
   streamed: ProcessingMode_BodySendMode.STREAMED,
   "buffered-partial": ProcessingMode_BodySendMode.BUFFERED_PARTIAL,
 };
+
+/**
+ * The reply to a message of kind `kind` for `verdict`, encoded for the wire. Most replies are a
+ * plain CONTINUE, possibly asking for the body: those are the same bytes every time, so they are
+ * encoded once and shared instead of building and encoding three messages per reply.
+ */
+export function encodedResponseFor(kind: StreamEvent["kind"], verdict: Verdict): Uint8Array {
+  if (verdict.kind === "continue" && (verdict.setHeaders?.length ?? 0) === 0) {
+    const key = `${kind}/${verdict.bodyMode ?? "none"}` as const;
+    let bytes = ENCODED_CONTINUES.get(key);
+    if (bytes === undefined) {
+      bytes = toBinary(ProcessingResponseSchema, continueResponse(kind, verdict));
+      ENCODED_CONTINUES.set(key, bytes);
+    }
+    return bytes;
+  }
+  return toBinary(ProcessingResponseSchema, responseFor(kind, verdict));
+}
+
+/** Encoded CONTINUE replies by message kind and body mode (at most 6 × 3 entries). */
+const ENCODED_CONTINUES = new Map<`${StreamEvent["kind"]}/${BodyMode | "none"}`, Uint8Array>();
 
 /** Builds the reply to a message of kind `kind` for `verdict`. */
 export function responseFor(kind: StreamEvent["kind"], verdict: Verdict): ProcessingResponse {

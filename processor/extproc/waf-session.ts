@@ -36,6 +36,7 @@ export function createWafSessionFactory(deps: AnalysisDeps): SessionFactory {
 
 /** One debug line per stream: verdict and rule ids only (never header values or bodies). */
 function logStreamEnd(analysis: Analysis, outcome: StreamOutcome): void {
+  if (!analysis.deps.log.enabled("debug")) return;
   analysis.deps.log.debug("stream end", {
     outcome,
     rules: [...analysis.ruleIds],

@@ -18,7 +18,6 @@ import { openStream, type SessionFactory, type StreamPort } from "../extproc/ind
 import {
   type ProcessingRequest,
   ProcessingRequestSchema,
-  type ProcessingResponse,
   ProcessingResponseSchema,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import {
@@ -53,9 +52,9 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Replies may come pre-encoded (`responses.ts` caches the constant ones). */
-function encodeReply(reply: ProcessingResponse | Uint8Array): Buffer {
-  return asBuffer(reply instanceof Uint8Array ? reply : toBinary(ProcessingResponseSchema, reply));
+/** Replies come encoded by the stream loop (`extproc/responses.ts`, which caches the common ones). */
+function encodeReply(reply: Uint8Array): Buffer {
+  return asBuffer(reply);
 }
 
 /**
@@ -130,7 +129,7 @@ export function createServices(options: ServicesOptions): GrpcService[] {
   ];
 }
 
-type Call = ServerDuplexStream<ProcessingRequest, ProcessingResponse | Uint8Array>;
+type Call = ServerDuplexStream<ProcessingRequest | UndecodableMessage, Uint8Array>;
 
 /**
  * Connects one grpc-js call to the stream loop. Messages are handled one at a time: while the loop
@@ -162,7 +161,7 @@ function serveProcess(call: Call, options: ServicesOptions): void {
   const resume = () => {
     if (open) call.resume();
   };
-  call.on("data", (message: ProcessingRequest | UndecodableMessage) => {
+  call.on("data", (message) => {
     if (message instanceof UndecodableMessage) {
       undecodable(message);
       return;

@@ -16,3 +16,4 @@ export type { WafLoadErrorCode } from "./errors.ts";
 export { isWafLoadError, WafLoadError } from "./errors.ts";
 export type { RulesInfo } from "./handle.ts";
 export { DEFAULT_OBFUSCATOR_KEY_REGEX, DEFAULT_OBFUSCATOR_VALUE_REGEX } from "./obfuscation.ts";
+export { compactValues } from "./values.ts";
