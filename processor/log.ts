@@ -34,6 +34,8 @@ export interface LoggerOptions {
   sink?: LogSink;
   /** Default `main`. */
   component?: string;
+  /** Fields written on every line (e.g. the worker process). */
+  fields?: LogFields;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -57,6 +59,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         level,
         component,
         msg,
+        ...options.fields,
       };
       for (const [key, value] of Object.entries(fields ?? {})) {
         if (value === undefined) continue;

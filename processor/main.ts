@@ -47,7 +47,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { config } = loaded;
-  const log = createLogger({ level: config.logLevel, component: "main" });
+  const log = createLogger({
+    level: config.logLevel,
+    component: "main",
+    ...(cluster.isWorker ? { fields: { worker: cluster.worker?.id, pid: process.pid } } : {}),
+  });
   process.on("unhandledRejection", (reason) =>
     log.error("unhandled rejection", { error: String(reason) }),
   );
@@ -183,7 +187,6 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
     version: config.version ?? PROCESSOR_VERSION,
     bodyLimit: config.bodyLimit,
     observabilityMode: config.observabilityMode,
-    ...(cluster.isWorker ? { worker: cluster.worker?.id } : {}),
   });
   return {
     drain: async () => {
