@@ -22,7 +22,7 @@ import type { Span, SpanContext, TracerOptions } from "dd-trace";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
 import { PROCESSOR_VERSION } from "../version.ts";
-import { createRateLimiter, createSchemaSampler } from "./sampling.ts";
+import { createRateLimiter, createSchemaSampler, type RateLimiter } from "./sampling.ts";
 import { createSpanPolicy, PolicySpan, rateLimitedWarn, type SpanBackend } from "./stream-span.ts";
 import type { SpanEnd, SpanStart, SpanTags, StreamTracer } from "./types.ts";
 
@@ -111,6 +111,8 @@ export function createTracer(
   const sampler = (tracer as unknown as { _tracer?: { _prioritySampler?: InternalSampler } })
     ._tracer?._prioritySampler;
   if (standalone) installHeartbeat(sampler, internals, log);
+  // Mirrors the sampler's one-per-minute heartbeat for traces that never created a span.
+  const heartbeat = createRateLimiter(1, Date.now, 60_000);
   const agentWarn = rateLimitedWarn(log, testOptions.warnIntervalMs ?? 60_000);
   const onDdError = (message: unknown) => {
     const text = message instanceof Error ? message.message : String(message);
@@ -139,7 +141,7 @@ export function createTracer(
 
   return {
     startSpan(start) {
-      return new PolicySpan(start, new DdTraceBackend(tracer, internals, start), policy);
+      return new PolicySpan(start, new DdTraceBackend(tracer, internals, start, heartbeat), policy);
     },
     shutdown(timeoutMs = 2000) {
       unsubscribe(ERROR_CHANNEL, onDdError);
@@ -218,31 +220,47 @@ function flush(tracer: typeof ddTrace, timeoutMs: number): Promise<void> {
   });
 }
 
-/** One dd-trace span. */
+/**
+ * One dd-trace span, created only when something needs it. In standalone mode (the default) almost
+ * every trace is dropped: a request without security events, without upstream trace context and
+ * not chosen as the minute's heartbeat would cost a span, its context extraction, twenty tags and
+ * a trip through dd-trace's processor, for nothing sent. Such a stream never creates the span; the
+ * first call that needs it (a keep, an injection, a sampling decision, an exported finish)
+ * creates it with the stream's start time.
+ */
 class DdTraceBackend implements SpanBackend {
   readonly #tracer: typeof ddTrace;
   readonly #internals: Internals | undefined;
-  readonly #span: Span;
+  readonly #start: SpanStart;
+  readonly #startTime: number;
+  readonly #heartbeat: RateLimiter;
+  #span: Span | undefined;
 
-  constructor(tracer: typeof ddTrace, internals: Internals | undefined, start: SpanStart) {
+  constructor(
+    tracer: typeof ddTrace,
+    internals: Internals | undefined,
+    start: SpanStart,
+    heartbeat: RateLimiter,
+  ) {
     this.#tracer = tracer;
     this.#internals = internals;
-    const options: Parameters<typeof tracer.startSpan>[1] = {
-      childOf: extractContext(tracer, start.request.headers),
-      tags: { "span.type": "web", "span.kind": "server" },
-    };
-    if (start.startTime !== undefined) options.startTime = start.startTime;
-    this.#span = tracer.startSpan("http.request", options);
+    this.#start = start;
+    this.#startTime = start.startTime ?? Date.now();
+    this.#heartbeat = heartbeat;
   }
 
   keepForAsm(): void {
     const internals = this.#internals;
     if (internals === undefined) return;
-    internals.keepTrace(this.#span, internals.asm);
+    const span = this.#ensure();
+    internals.keepTrace(span, internals.asm);
     internals.addTraceSourceTag(this.#context()._trace?.tags, internals.asm);
   }
 
   hasAsmTraceSource(): boolean {
+    // Without upstream context and before any keep, no span exists and no source can be set.
+    if (this.#span === undefined && contextCarrier(this.#start.request.headers) === undefined)
+      return false;
     const tags = this.#context()._trace?.tags;
     return tags !== undefined && tags[TRACE_SOURCE_TAG] !== undefined;
   }
@@ -250,9 +268,9 @@ class DdTraceBackend implements SpanBackend {
   isRejected(): boolean {
     const context = this.#context();
     if (context._sampling?.priority === undefined) {
-      (this.#span as unknown as { _prioritySampler?: InternalSampler })._prioritySampler?.sample(
-        this.#span,
-      );
+      (
+        this.#ensure() as unknown as { _prioritySampler?: InternalSampler }
+      )._prioritySampler?.sample(this.#span);
     }
     const priority = context._sampling?.priority;
     return priority !== undefined && priority <= AUTO_REJECT;
@@ -260,7 +278,7 @@ class DdTraceBackend implements SpanBackend {
 
   inject(): Array<readonly [string, string]> {
     const carrier: Record<string, unknown> = {};
-    this.#tracer.inject(this.#span, "http_headers", carrier);
+    this.#tracer.inject(this.#ensure(), "http_headers", carrier);
     const headers: Array<readonly [string, string]> = [];
     for (const [name, value] of Object.entries(carrier)) {
       if (value !== undefined && value !== null) headers.push([name.toLowerCase(), String(value)]);
@@ -268,8 +286,17 @@ class DdTraceBackend implements SpanBackend {
     return headers;
   }
 
+  willExport(discardIfRejected: boolean): boolean {
+    if (!discardIfRejected) return true;
+    // A span that exists has its own decision (upstream priority, a keep); one that does not is
+    // an automatic decision, kept only as the minute's heartbeat (see installHeartbeat).
+    if (this.#span !== undefined || contextCarrier(this.#start.request.headers) !== undefined)
+      return !this.isRejected();
+    return this.#heartbeat.allow();
+  }
+
   finish(tags: SpanTags, _end: SpanEnd, discardIfRejected: boolean): void {
-    const span = this.#span;
+    const span = this.#ensure();
     span.setTag("resource.name", tags.resource);
     span.addTags(tags.meta);
     span.addTags(tags.metrics);
@@ -281,8 +308,25 @@ class DdTraceBackend implements SpanBackend {
     span.finish();
   }
 
+  drop(): void {
+    const span = this.#span;
+    if (span === undefined) return;
+    const sampling = this.#context()._sampling;
+    if (sampling !== undefined) sampling.discard = true;
+    span.finish();
+  }
+
+  #ensure(): Span {
+    this.#span ??= this.#tracer.startSpan("http.request", {
+      childOf: extractContext(this.#tracer, this.#start.request.headers),
+      tags: { "span.type": "web", "span.kind": "server" },
+      startTime: this.#startTime,
+    });
+    return this.#span;
+  }
+
   #context(): InternalContext {
-    return this.#span.context() as unknown as InternalContext;
+    return this.#ensure().context() as unknown as InternalContext;
   }
 }
 
@@ -291,6 +335,14 @@ function extractContext(
   tracer: typeof ddTrace,
   headers: Readonly<Record<string, readonly string[]>>,
 ): SpanContext | null {
+  const carrier = contextCarrier(headers);
+  return carrier === undefined ? null : tracer.extract("http_headers", carrier);
+}
+
+/** The incoming trace-context headers, or undefined when the request carries none. */
+function contextCarrier(
+  headers: Readonly<Record<string, readonly string[]>>,
+): Record<string, string> | undefined {
   let carrier: Record<string, string> | undefined;
   for (const name of CONTEXT_HEADERS) {
     const values = headers[name];
@@ -298,5 +350,5 @@ function extractContext(
     carrier ??= {};
     carrier[name] = values.join(",");
   }
-  return carrier === undefined ? null : tracer.extract("http_headers", carrier);
+  return carrier;
 }

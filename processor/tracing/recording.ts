@@ -126,9 +126,16 @@ class RecordingBackend implements SpanBackend {
     return headers;
   }
 
+  /** Records every span, dropped or not, so that tests see what the tracer computed. */
+  willExport(): boolean {
+    return true;
+  }
+
   finish(tags: SpanTags, end: SpanEnd): void {
     this.#onFinish(tags, end);
   }
+
+  drop(): void {}
 }
 
 function randomId(): bigint {

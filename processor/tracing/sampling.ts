@@ -7,23 +7,27 @@
 /** A clock in milliseconds. */
 export type Clock = () => number;
 
-/** Allows at most `perSecond` calls per one-second window (0 allows none). */
+/** Allows at most a number of calls per window (0 allows none). */
 export interface RateLimiter {
   allow(): boolean;
 }
 
-/** A fixed-window limiter, as dd-trace's `RateLimiter(n, 'second')`. */
-export function createRateLimiter(perSecond: number, now: Clock = Date.now): RateLimiter {
+/** A fixed-window limiter, as dd-trace's `RateLimiter(n, 'second')` (a window of `windowMs`). */
+export function createRateLimiter(
+  perWindow: number,
+  now: Clock = Date.now,
+  windowMs = 1000,
+): RateLimiter {
   let windowStart = Number.NEGATIVE_INFINITY;
   let used = 0;
   return {
     allow() {
       const t = now();
-      if (t - windowStart >= 1000) {
+      if (t - windowStart >= windowMs) {
         windowStart = t;
         used = 0;
       }
-      if (used >= perSecond) return false;
+      if (used >= perWindow) return false;
       used += 1;
       return true;
     },

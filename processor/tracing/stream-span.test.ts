@@ -137,7 +137,9 @@ describe("a failing backend never reaches the pipeline", () => {
       hasAsmTraceSource: boom,
       isRejected: boom,
       inject: boom,
+      willExport: boom,
       finish: boom,
+      drop: boom,
     };
     const s = all.monitored;
     const span = new PolicySpan(s.start, backend, policy);

@@ -21,8 +21,15 @@ export interface SpanBackend {
   isRejected(): boolean;
   /** The trace-context headers for the request towards the backend. */
   inject(): Array<readonly [string, string]>;
+  /**
+   * Whether {@link finish} would export anything, asked before the tags are computed so that a
+   * trace that will be dropped costs no tag work. `discardIfRejected` as for `finish`.
+   */
+  willExport(discardIfRejected: boolean): boolean;
   /** Writes the tags and finishes. `discardIfRejected`: do not export a dropped trace at all. */
   finish(tags: SpanTags, end: SpanEnd, discardIfRejected: boolean): void;
+  /** Ends the trace without exporting it (after `willExport` said no). */
+  drop(): void;
 }
 
 /** Tracer-wide settings and state every span of a tracer shares. */
@@ -133,11 +140,16 @@ export class PolicySpan implements StreamSpan {
       const firstAfterRulesLoad = this.#policy.firstAfterRulesLoad(end.rulesVersion);
       // Go keeps the first trace after each ruleset load, so the backend learns the WAF version.
       if (firstAfterRulesLoad) this.#keep();
+      const discardIfRejected = this.#policy.standalone && !this.asmKept;
+      if (!this.#backend.willExport(discardIfRejected)) {
+        this.#backend.drop();
+        return;
+      }
       const tags = spanTagsFor(this.start, this.wafResults, end, {
         ...this.#policy.tagOptions,
         firstAfterRulesLoad,
       });
-      this.#backend.finish(tags, end, this.#policy.standalone && !this.asmKept);
+      this.#backend.finish(tags, end, discardIfRejected);
     } catch (cause) {
       this.#policy.onBackendError("finish", cause);
     }
