@@ -33,7 +33,14 @@ import {
 import { createTracer } from "./tracing/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
 import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index.ts";
-import { isPrimaryMessage, runPrimary, type WorkerMessage, workerCount } from "./workers/index.ts";
+import {
+  containerLimits,
+  isPrimaryMessage,
+  runPrimary,
+  type WorkerMessage,
+  workerCount,
+  workerHeapArgs,
+} from "./workers/index.ts";
 
 /** gRPC framing overhead allowed above the body limit when sizing the largest accepted message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -60,9 +67,13 @@ async function main(): Promise<void> {
     return;
   }
   for (const warning of loaded.warnings) log.child("config").warn(warning);
-  const workers = workerCount(config.workers);
+  const limits = containerLimits();
+  const workers = workerCount(config.workers, limits);
   await startOrExit(
-    () => (workers === 1 ? serveAlone(config, log) : servePrimary(config, log, workers)),
+    () =>
+      workers === 1
+        ? serveAlone(config, log)
+        : servePrimary(config, log, workers, workerHeapArgs(workers, limits)),
     log,
   );
 }
@@ -95,14 +106,19 @@ async function serveAlone(config: Config, log: Logger): Promise<void> {
 }
 
 /** The primary of several workers: health and supervision only (`workers/primary.ts`). */
-async function servePrimary(config: Config, log: Logger, workers: number): Promise<void> {
+async function servePrimary(
+  config: Config,
+  log: Logger,
+  workers: number,
+  execArgv: string[],
+): Promise<void> {
   const readiness = createReadiness();
   const health = await startHealth(config, readiness, log);
   // Workers share the primary's listening socket: a stale socket file must go before they bind.
   if (config.udsPath) rmSync(config.udsPath, { force: true });
   runPrimary({
     workers,
-    execArgv: [],
+    execArgv,
     readiness,
     health,
     drainTimeoutMs: config.drainTimeoutMs,

@@ -88,6 +88,12 @@ const durationMs =
     return us.ok ? { ok: true, value: Math.round(us.value / 1000) } : us;
   };
 
+function parseWorkers(raw: string): Parsed<number | undefined> {
+  if (raw.trim() === "auto") return { ok: true, value: undefined };
+  const count = parseInteger(raw, 1, 256);
+  return count.ok ? count : { ok: false, expected: "auto or an integer from 1 to 256" };
+}
+
 /** Every variable the processor reads, in README order. */
 export const SETTINGS: readonly AnySetting[] = [
   {
@@ -187,11 +193,10 @@ export const SETTINGS: readonly AnySetting[] = [
     name: "DD_SERVICE_EXTENSION_WORKERS",
     field: "workers",
     default: undefined,
-    defaultText: "(CPU limit)",
+    defaultText: "auto",
     description:
-      "Worker processes serving gRPC, each on one core: by default as many as the container's CPU limit (cgroup `cpu.max`, rounded up), else the available CPUs. 1 serves from a single process.",
-    parse: (raw) =>
-      raw.trim() === "auto" ? { ok: true, value: undefined } : parseInteger(raw, 1, 256),
+      "Worker processes serving gRPC, one per core (`auto` or a number from 1 to 256). `auto`: the container's CPU limit rounded up (cgroup `cpu.max`), else the available CPUs, at most one per 192 MiB of the memory limit. 1 serves from a single process; more add a primary process that answers health and restarts crashed workers.",
+    parse: parseWorkers,
   },
   {
     name: "DD_SERVICE_EXTENSION_LOG_LEVEL",

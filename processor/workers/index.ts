@@ -1,5 +1,12 @@
-export type { ReadFile } from "./cpu-limit.ts";
-export { cgroupCpuQuota, workerCount } from "./cpu-limit.ts";
+export type { ContainerLimits, ReadFile } from "./container.ts";
+export {
+  cgroupCpuQuota,
+  cgroupMemoryLimit,
+  containerLimits,
+  WORKER_MEMORY_BYTES,
+  workerCount,
+  workerHeapArgs,
+} from "./container.ts";
 export type { PrimaryMessage, WorkerMessage } from "./messages.ts";
 export { isPrimaryMessage } from "./messages.ts";
 export type { PrimaryOptions } from "./primary.ts";
