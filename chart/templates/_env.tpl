@@ -26,6 +26,8 @@ envoyfilter.yaml, so the two sides cannot disagree.
   value: {{ .Values.processor.logLevel | quote }}
 - name: DD_SERVICE_EXTENSION_MAX_CONCURRENT_STREAMS
   value: {{ .Values.processor.maxConcurrentStreams | int64 | quote }}
+- name: DD_SERVICE_EXTENSION_WORKERS
+  value: {{ .Values.processor.workers | toString | quote }}
 - name: DD_APPSEC_ENABLED
   value: {{ .Values.appsec.enabled | quote }}
 - name: DD_APPSEC_BODY_PARSING_SIZE_LIMIT

@@ -55,7 +55,10 @@ lb_policy: ROUND_ROBIN
 {{- with .Values.envoyFilter.cluster.connectTimeout }}
 connect_timeout: {{ . | quote }}
 {{- end }}
-http2_protocol_options: {}
+# Beyond this many streams on a connection Envoy opens another: each connection is served by one
+# processor worker, so more connections spread the load over all of them.
+http2_protocol_options:
+  max_concurrent_streams: {{ .Values.envoyFilter.cluster.maxStreamsPerConnection | int64 }}
 # One gRPC stream per HTTP request: Envoy's default of 1024 requests would cap a busy gateway.
 circuit_breakers:
   thresholds:
