@@ -29,6 +29,9 @@ async function handle(command: Command): Promise<void> {
     case "mark":
       current().mark();
       return answer({ type: "marked" });
+    case "drain":
+      await current().drain(command.timeoutMs);
+      return answer({ type: "drained" });
     case "stop": {
       const result = current().stop();
       answer({ type: "result", result });

@@ -115,7 +115,13 @@ export class Generators {
       this.#channels.map((channel, index) => {
         const mine: Schedule =
           schedule.kind === "closed"
-            ? { ...schedule, concurrency: share(schedule.concurrency, parts, index, 1) }
+            ? {
+                ...schedule,
+                concurrency: share(schedule.concurrency, parts, index, 1),
+                ...(schedule.maxStreams === undefined
+                  ? {}
+                  : { maxStreams: share(schedule.maxStreams, parts, index) }),
+              }
             : {
                 ...schedule,
                 rate: schedule.rate / parts,
@@ -128,6 +134,13 @@ export class Generators {
 
   async mark(): Promise<void> {
     await Promise.all(this.#channels.map((channel) => channel.call({ type: "mark" }, "marked")));
+  }
+
+  /** Waits until no stream is in flight (a closed loop with `maxStreams` ran out), or `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all(
+      this.#channels.map((channel) => channel.call({ type: "drain", timeoutMs }, "drained")),
+    );
   }
 
   async stop(): Promise<WindowResult[]> {

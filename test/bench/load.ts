@@ -244,10 +244,11 @@ export class Load implements StreamHost {
         this.#idleProgress();
       }
     } else this.#count(stream);
+    if (this.#running && !stream.idle) {
+      if (this.#schedule?.kind === "closed") this.#startClosed(stream.slot);
+      else if (this.#backlog.length > 0) this.#startAt(this.#backlog.shift() ?? performance.now());
+    }
     if (this.#inFlight.size === 0) this.#drained?.();
-    if (!this.#running || stream.idle) return;
-    if (this.#schedule?.kind === "closed") this.#startClosed(stream.slot);
-    else if (this.#backlog.length > 0) this.#startAt(this.#backlog.shift() ?? performance.now());
   }
 
   #count(stream: ExchangeStream): void {

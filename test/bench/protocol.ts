@@ -18,6 +18,7 @@ export type Command =
   | { readonly type: "run"; readonly schedule: Schedule }
   | { readonly type: "mark" }
   | { readonly type: "stop" }
+  | { readonly type: "drain"; readonly timeoutMs: number }
   | { readonly type: "idle"; readonly count: number }
   | { readonly type: "cancel" }
   | { readonly type: "exit" };
@@ -28,6 +29,7 @@ export type Reply =
   | { readonly type: "running" }
   | { readonly type: "marked" }
   | { readonly type: "result"; readonly result: WindowResult }
+  | { readonly type: "drained" }
   | { readonly type: "idle-open"; readonly answered: number; readonly failed: number }
   | { readonly type: "cancelled"; readonly count: number }
   | { readonly type: "failed"; readonly error: string };

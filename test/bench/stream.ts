@@ -93,10 +93,7 @@ export class ExchangeStream implements MessageSink {
     this.#stream = stream;
     stream.on("response", (headers) => this.#status(headers));
     stream.on("data", (chunk: Buffer) => this.#data(chunk));
-    stream.on("trailers", (trailers) => {
-      this.#status(trailers);
-      this.#endOurSide();
-    });
+    stream.on("trailers", (trailers) => this.#status(trailers));
     stream.on("error", () => {}); // "close" follows with the reset code
     stream.on("close", () => this.#closed());
     this.#send(host.plan.requestHeaders, Reply.requestHeaders);
@@ -226,11 +223,13 @@ export class ExchangeStream implements MessageSink {
     }
   }
 
+  /** Trailers, or a trailers-only response: the server is done, so is the exchange. */
   #status(headers: Record<string, unknown>): void {
     const status = headers["grpc-status"];
     if (status === undefined) return;
     this.#grpcStatus = String(status);
     this.#grpcMessage = String(headers["grpc-message"] ?? "");
+    this.#endOurSide();
   }
 
   /** Settles the outcome. After an immediate_response Envoy no longer looks at the status. */

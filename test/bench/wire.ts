@@ -86,8 +86,7 @@ function skip(bytes: Uint8Array, wireType: number, cursor: { at: number }): void
   else if (wireType === 2) {
     const length = varint(bytes, cursor); // read before adding: `at += varint()` loses the advance
     cursor.at += length;
-  }
-  else if (wireType === 5) cursor.at += 4;
+  } else if (wireType === 5) cursor.at += 4;
   else throw new RangeError(`unsupported wire type ${wireType}`);
 }
 
