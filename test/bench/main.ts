@@ -5,7 +5,7 @@
  */
 import { FLOOR_NAME, type Options, PROCESSOR_NAME, parseOptions, USAGE } from "./options.ts";
 import { pinTree, processTree } from "./proc.ts";
-import { buildReport, formatReport } from "./report.ts";
+import { buildReport, formatReport, machine } from "./report.ts";
 import { runAll } from "./runner.ts";
 import { attachPeer, startProcessor, type Target } from "./targets.ts";
 
@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const host = machine();
   // The bench's own sampling stays off the servers' CPUs.
   if (options.clientCpus !== undefined) pinTree(processTree(process.pid), options.clientCpus);
   const targets: Target[] = [];
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
     await startTargets(options, targets);
     const progress = (line: string) => console.error(line);
     const run = await runAll(options, targets, progress);
-    const report = buildReport(options, targets, run);
+    const report = buildReport(host, options, targets, run);
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return 0;
   } finally {
@@ -54,4 +55,9 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+try {
+  process.exitCode = await main();
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

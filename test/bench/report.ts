@@ -61,14 +61,19 @@ export interface Report {
   readonly cells: RunResult["cells"];
 }
 
-/** Builds the report of a run. */
-export function buildReport(options: Options, targets: readonly Target[], run: RunResult): Report {
+/** Builds the report of a run on `host` (read before any pinning narrowed what this process sees). */
+export function buildReport(
+  host: Machine,
+  options: Options,
+  targets: readonly Target[],
+  run: RunResult,
+): Report {
   const names = targets.map((target) => target.name);
   const summaries = summarizeAll(run.cells, options.scenarios, names);
   const floors = targets.filter((t) => t.kind === "floor").map((t) => t.name);
   return {
     date: new Date().toISOString(),
-    machine: machine(),
+    machine: host,
     options,
     targets: targets.map(({ stop: _, ...target }) => target),
     summaries,
@@ -188,12 +193,31 @@ function idleTable(rows: IdleResult[]): string {
   );
 }
 
+/** How the generator's CPU per stream compares with each target's, over the scenarios. */
+function generatorShare(summaries: Summary[]): string {
+  const shares = new Map<string, number[]>();
+  for (const s of summaries) {
+    if (s.serverCpuPer1k === undefined || s.generatorCpuPer1k === undefined) continue;
+    const list = shares.get(s.target) ?? [];
+    list.push((s.generatorCpuPer1k / s.serverCpuPer1k) * 100);
+    shares.set(s.target, list);
+  }
+  const parts = [...shares].map(([target, list]) => {
+    const low = Math.min(...list).toFixed(0);
+    const high = Math.max(...list).toFixed(0);
+    return `${target} ${low === high ? low : `${low}-${high}`}%`;
+  });
+  return parts.length === 0
+    ? ""
+    : `\n\nThe load generator spent this share of each server's CPU per stream: ${parts.join(", ")}.`;
+}
+
 /** The report as text. */
 export function formatReport(report: Report): string {
   const o = report.options;
   const sections = [
     header(report).join("\n"),
-    `Saturation (closed loop; CPU seconds per 1,000 streams: server process tree, load generator)\n\n${saturation(report.summaries)}`,
+    `Saturation (closed loop; CPU seconds per 1,000 streams: server process tree, load generator)\n\n${saturation(report.summaries)}${generatorShare(report.summaries)}`,
   ];
   if (o.open.kind !== "off") {
     sections.push(

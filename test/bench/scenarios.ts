@@ -93,16 +93,17 @@ function response(contentType: string, body: Uint8Array): Pairs {
 
 /** A JSON order of exactly `size` bytes. */
 export function jsonOfSize(size: number): Uint8Array {
+  const head = '{"customer":"c-1042","items":[';
   const items: string[] = [];
-  const shell = (note: string) =>
-    `{"customer":"c-1042","items":[${items.join(",")}],"note":"${note}"}`;
-  for (let i = 0; shell("").length < size - 120; i++) {
-    items.push(
-      `{"sku":"SKU-${1000 + i}","name":"Trail shoe ${i}","qty":${1 + (i % 3)},"price":${59 + (i % 40)}.90}`,
-    );
+  let length = head.length;
+  for (let i = 0; length < size - 120; i++) {
+    const item = `{"sku":"SKU-${1000 + i}","name":"Trail shoe ${i}","qty":${1 + (i % 3)},"price":${59 + (i % 40)}.90}`;
+    items.push(item);
+    length += item.length + 1;
   }
-  const note = "x".repeat(Math.max(0, size - shell("").length));
-  return encoder.encode(shell(note));
+  const shell = `${head}${items.join(",")}],"note":""}`;
+  const note = "x".repeat(Math.max(0, size - shell.length));
+  return encoder.encode(`${head}${items.join(",")}],"note":"${note}"}`);
 }
 
 const html = encoder.encode(
