@@ -147,7 +147,9 @@ export function warnings(summaries: readonly Summary[], floors: readonly string[
       out.push(`DECODER MISMATCH: ${where}: ${s.mismatches} of ${s.verified} replies checked`);
     }
     if (!benign && !floors.includes(s.target) && s.blocked < s.streams) {
-      out.push(`attack not always blocked: ${where}: ${s.blocked} of ${s.streams} streams`);
+      out.push(
+        `attack not always blocked: ${where}: ${s.blocked} of ${s.streams} streams (WAF time budget spent under load?)`,
+      );
     }
     const server = s.serverCpuPer1k;
     if (server !== undefined && (s.generatorCpuPer1k ?? 0) >= server) {
