@@ -163,7 +163,9 @@ describe("the generator counts what went wrong", () => {
   });
 });
 
-test("idle streams: request headers announce a body that never comes, then a reset", async () => {
+test("idle streams: request headers announce a body that never comes, then a reset", {
+  timeout: 60_000,
+}, async () => {
   const fake = await startFakeExtProc({ requestBodyMode: Mode.STREAMED });
   const load = new Load({
     target: fake.target,
@@ -187,7 +189,7 @@ test("idle streams: request headers announce a body that never comes, then a res
   }
 });
 
-test("open loop: every stream started runs the whole exchange", async () => {
+test("open loop: every stream started runs the whole exchange", { timeout: 60_000 }, async () => {
   const fake = await startFakeExtProc({ responseBodyMode: Mode.STREAMED });
   const load = new Load({
     target: fake.target,
