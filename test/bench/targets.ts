@@ -8,7 +8,12 @@ import { createServer, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { pidListeningOn, pinTree, processTree } from "./proc.ts";
 
-const MAIN = fileURLToPath(new URL("../../processor/main.ts", import.meta.url));
+/**
+ * The compiled processor, as the image runs it (`npm run bench` builds it first): running the
+ * TypeScript sources would add Node's type stripper (about 30 MB and startup work) to what is
+ * measured.
+ */
+const MAIN = fileURLToPath(new URL("../../dist/processor/main.js", import.meta.url));
 
 /** A server under test. */
 export interface Target {
@@ -100,7 +105,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts `node processor/main.ts` without TLS, without an Agent, and waits until it is ready. */
+/** Starts `node dist/processor/main.js` without TLS, without an Agent, and waits until it is ready. */
 export async function startProcessor(spec: ProcessorSpec): Promise<Target> {
   const [port, healthPort] = [await freePort(), await freePort()];
   const env: Record<string, string> = {
