@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { ProcessingMode_BodySendMode } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
 import type { ProcessingResponse } from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { type ExtProcStream, exchange, grpc, openStream } from "../support/grpc-client.ts";
+import { type ExtProcStream, exchange, openStream, status } from "../support/grpc-client.ts";
 import {
   headerList,
   kindOf,
@@ -100,7 +100,7 @@ describe("request bodies", () => {
         replies.slice(0, -1).every((reply) => reply === "requestBody"),
         "every chunk before the end is acknowledged",
       );
-      assert.equal((await stream.status).code, grpc.status.OK);
+      assert.equal((await stream.status).code, status.OK);
     });
   }
 
@@ -173,7 +173,7 @@ describe("request bodies", () => {
     const stream = openStream(waf.client);
     await exchange(stream, requestHeaders(post("application/json"), true));
     stream.send(requestBody("x", true));
-    assert.equal((await stream.status).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await stream.status).code, status.INVALID_ARGUMENT);
   });
 
   test("B24 broken JSON is still inspected as text", async () => {
@@ -216,7 +216,7 @@ describe("responses", () => {
       responseHeaders({ ":status": "200", test: "match-no-block-response-header" }, true),
     );
     assert.equal(kindOf(reply), "responseHeaders");
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   test("B26 blocks-on-response-headers with 418", async () => {
@@ -244,7 +244,7 @@ describe("responses", () => {
     );
     assert.equal(reply.modeOverride?.responseBodyMode, ProcessingMode_BodySendMode.STREAMED);
     assert.equal(kindOf(await exchange(stream, responseBody("{}", true))), "responseBody");
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   const responseBodies: Array<[string, string, string]> = [
@@ -290,19 +290,19 @@ describe("responses", () => {
       responseHeaders({ ":status": "200", "content-type": "text/html" }, false),
     );
     assert.equal(reply.modeOverride, undefined);
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   test("B40 response headers as the first message: INVALID_ARGUMENT", async () => {
     const stream = openStream(waf.client);
     stream.send(responseHeaders({ ":status": "200" }, true));
-    assert.equal((await stream.status).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await stream.status).code, status.INVALID_ARGUMENT);
   });
 
   test("response headers without :status: INVALID_ARGUMENT", async () => {
     const stream = await requestDone();
     stream.send(responseHeaders({ server: "x" }, true));
-    assert.equal((await stream.status).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await stream.status).code, status.INVALID_ARGUMENT);
   });
 });
 
@@ -330,7 +330,7 @@ describe("observability mode", () => {
       stream.send(responseHeaders({ ":status": "200" }, true, options));
       if (flag) {
         // Envoy ignores replies in observability mode, so none are written.
-        assert.equal((await stream.status).code, grpc.status.OK);
+        assert.equal((await stream.status).code, status.OK);
       } else {
         const first = await stream.next();
         assert.equal(first.kind === "message" && kindOf(first.message), "requestHeaders");
@@ -394,7 +394,7 @@ describe("responses asked for as BUFFERED_PARTIAL (DD_SERVICE_EXTENSION_RESPONSE
   test("a complete buffered body that is benign continues and the stream closes", async () => {
     const stream = await responseStarted("text/plain");
     assert.equal(kindOf(await exchange(stream, responseBody("all good", true))), "responseBody");
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   test("a cut buffered body that is benign continues and the stream closes (nothing more will come)", async () => {
@@ -403,7 +403,7 @@ describe("responses asked for as BUFFERED_PARTIAL (DD_SERVICE_EXTENSION_RESPONSE
       kindOf(await exchange(stream, responseBody("first megabyte", false))),
       "responseBody",
     );
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   test("request bodies are still streamed", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ProcessingMode_BodySendMode } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
 import type { ProcessingResponse } from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { exchange, grpc, openStream } from "../support/grpc-client.ts";
+import { exchange, openStream, status } from "../support/grpc-client.ts";
 import {
   getHeaders,
   headerList,
@@ -60,7 +60,7 @@ describe("request headers with the test ruleset", () => {
       kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
       "responseHeaders",
     );
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   test("B02 monitors-scanner-user-agent: CONTINUE and the monitoring rule is recorded", async () => {
@@ -91,7 +91,7 @@ describe("request headers with the test ruleset", () => {
     };
     assert.equal(json.errors[0]?.title, "You've been blocked");
     assert.match(json.security_response_id, /^[0-9a-f-]{36}$/);
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
   });
 
   const accepts: Array<[string | undefined, string]> = [
@@ -292,8 +292,8 @@ describe("request headers with the test ruleset", () => {
   test("B41 request headers without :path end the stream with INVALID_ARGUMENT", async () => {
     const stream = openStream(waf.client);
     stream.send(requestHeaders([[":method", "GET"]], true));
-    const status = await stream.status;
-    assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
+    const ended = await stream.status;
+    assert.equal(ended.code, status.INVALID_ARGUMENT);
   });
 
   test("B42 a path with invalid percent escapes is accepted and inspected", async () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ProcessingMode_BodySendMode as Body } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
 import { createEnvoyFilter } from "../support/envoy/index.ts";
-import { grpc } from "../support/grpc-client.ts";
+import { status } from "../support/grpc-client.ts";
 import { continueFor, filterConfig, moreTime, sleep } from "./fake-processor.ts";
 import { GET, harness, post } from "./harness.ts";
 
@@ -91,7 +91,7 @@ describe("message_timeout", () => {
 
 describe("errors", () => {
   test("a non-OK close fails closed with 500", async () => {
-    const h = await harness(() => ({ close: grpc.status.INTERNAL }));
+    const h = await harness(() => ({ close: status.INTERNAL }));
     const result = await h.send(GET);
     assert.equal(result.status, 500);
     assert.equal(result.failure, "error");
@@ -99,7 +99,7 @@ describe("errors", () => {
   });
 
   test("a non-OK close fails open when failure_mode_allow is true", async () => {
-    const h = await harness(() => ({ close: grpc.status.UNAVAILABLE }), { failureModeAllow: true });
+    const h = await harness(() => ({ close: status.UNAVAILABLE }), { failureModeAllow: true });
     const result = await h.send(GET);
     assert.equal(result.status, 200);
     assert.equal(result.failedOpen, true);
@@ -107,7 +107,7 @@ describe("errors", () => {
   });
 
   test("status_on_error replaces 500 (not for timeouts)", async () => {
-    const h = await harness(() => ({ close: grpc.status.INTERNAL }), {}, { statusOnError: 503 });
+    const h = await harness(() => ({ close: status.INTERNAL }), {}, { statusOnError: 503 });
     assert.equal((await h.send(GET)).status, 503);
   });
 
@@ -147,7 +147,7 @@ describe("errors", () => {
 
 describe("clean close", () => {
   test("an OK close instead of a reply means continue without the server", async () => {
-    const h = await harness(() => ({ close: grpc.status.OK }));
+    const h = await harness(() => ({ close: status.OK }));
     const result = await h.send(post("body"), () => ({ status: 201, body: "created" }));
     assert.equal(result.status, 201);
     assert.equal(result.failure, undefined);
@@ -160,7 +160,7 @@ describe("clean close", () => {
     const h = await harness((m) =>
       m.request.case === "requestHeaders"
         ? [continueFor(m, { set: [["x-waf", "1"]] })]
-        : { close: grpc.status.OK },
+        : { close: status.OK },
     );
     const result = await h.send(GET);
     assert.equal(result.status, 200);

@@ -1,9 +1,11 @@
 /**
  * A tiny scripted ext_proc server on `@grpc/grpc-js`, independent of our processor, for pinning
- * the Envoy-behaving client's behaviour. Each message goes to a script that decides the reply.
+ * the Envoy-behaving client's behaviour (which runs on Connect, so these tests cross two gRPC
+ * stacks too). Each message goes to a script that decides the reply.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
 import {
   HeaderValueOptionSchema,
   HeaderValueSchema,
@@ -33,14 +35,14 @@ import {
   HttpStatusSchema,
   type StatusCode,
 } from "../../processor/gen/envoy/type/v3/http_status_pb.ts";
-import { grpc } from "../support/grpc-client.ts";
+import type { StatusCode as GrpcStatusCode } from "../support/grpc-client.ts";
 
 /** What the script does with one message. */
 export type Action =
   | ProcessingResponse
   | ProcessingResponse[]
   /** End the call with this status (0 = OK, a clean close). */
-  | { close: grpc.status }
+  | { close: GrpcStatusCode }
   /** Write nothing. */
   | "silent";
 

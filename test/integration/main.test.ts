@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { describeCertificate, generateSelfSigned } from "../../processor/server/index.ts";
-import { createClient, exchange, grpc, openStream } from "../support/grpc-client.ts";
+import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import {
   getHeaders,
   kindOf,
@@ -211,7 +211,7 @@ describe("serving", () => {
       kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
       "responseHeaders",
     );
-    assert.equal((await stream.status).code, grpc.status.OK);
+    assert.equal((await stream.status).code, status.OK);
     client.close();
     processor.kill();
     assert.equal(await processor.exited, 0);
@@ -259,7 +259,7 @@ describe("shutdown", () => {
     assert.equal(await processor.exited, 0);
     assert.ok(Date.now() - started >= 250, "waited for the drain timeout");
     assert.ok(processor.logs.some((line) => String(line.msg).startsWith("drain timeout reached")));
-    assert.notEqual((await stream.status).code, grpc.status.OK);
+    assert.notEqual((await stream.status).code, status.OK);
     client.close();
   });
 

@@ -12,7 +12,7 @@ import {
 import { createLogger } from "../../processor/log.ts";
 import { createRecordingTracer, type RecordedSpan } from "../../processor/tracing/index.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
-import { createClient, type grpc } from "./grpc-client.ts";
+import { type Client, createClient } from "./grpc-client.ts";
 import { startTestServer, type TestServer } from "./in-process.ts";
 
 /** The test ruleset (test/fixtures/rules/README.md). */
@@ -23,7 +23,7 @@ export const TEST_RULES = fileURLToPath(
 /** A running WAF server and a client connected to it. */
 export interface WafServer {
   readonly server: TestServer;
-  readonly client: grpc.Client;
+  readonly client: Client;
   /** `stream end` debug lines: one per finished stream. */
   streamEnds(): Array<Record<string, unknown>>;
   /** The shared body budget (bytes held across streams). */

@@ -6,7 +6,7 @@
  * before the upstream is called (Envoy may see response headers before the request body ends), and
  * STREAMED chunks wait for their reply one at a time (Envoy queues them behind a watermark).
  */
-import type { grpc } from "../grpc-client.ts";
+import type { Client } from "../grpc-client.ts";
 import {
   type LocalOutcome,
   type Message,
@@ -155,9 +155,9 @@ function responseMessage(response: UpstreamResponse, chunkSize: number): Message
 /** Drives exchanges through one filter configuration over one gRPC channel. */
 export class EnvoyFilter {
   readonly settings: FilterSettings;
-  readonly #client: grpc.Client;
+  readonly #client: Client;
 
-  constructor(client: grpc.Client, settings: FilterSettings) {
+  constructor(client: Client, settings: FilterSettings) {
     this.#client = client;
     this.settings = settings;
   }

@@ -17,7 +17,7 @@ export interface EnvoyFilterOptions extends EnvoyOptions {
   tls?: ClientOptions;
 }
 
-/** Creates a filter; call `close()` when done to release the gRPC channel. */
+/** Creates a filter; call `close()` when done to close its HTTP/2 connection to the processor. */
 export function createEnvoyFilter(
   config: ExternalProcessor,
   options: EnvoyFilterOptions,

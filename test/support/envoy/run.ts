@@ -10,7 +10,7 @@ import type {
   ProcessingRequest,
   ProcessingResponse,
 } from "../../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import type { grpc } from "../grpc-client.ts";
+import type { Client } from "../grpc-client.ts";
 import { type FilterSettings, type Modes, modesFrom } from "./settings.ts";
 import { ProcessorStream } from "./stream.ts";
 
@@ -45,10 +45,10 @@ export class FilterRun {
   serverClosed = false;
   stream: ProcessorStream | undefined;
 
-  readonly #client: grpc.Client;
+  readonly #client: Client;
   readonly settings: FilterSettings;
 
-  constructor(client: grpc.Client, settings: FilterSettings) {
+  constructor(client: Client, settings: FilterSettings) {
     this.#client = client;
     this.settings = settings;
     this.modes = settings.modes;

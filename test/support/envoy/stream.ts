@@ -1,32 +1,32 @@
 /**
  * One ext_proc gRPC stream as Envoy's filter drives it: one outstanding message at a time, a
- * per-message timer, `override_message_timeout`, and spurious-reply detection. Built directly on
- * `@grpc/grpc-js`, independent of the server's Connect stack.
+ * per-message timer, `override_message_timeout`, and spurious-reply detection. Built on the
+ * tests' Connect gRPC client (../grpc-client.ts), independent of the processor's server stack.
  */
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  type ProcessingRequest,
-  ProcessingRequestSchema,
-  type ProcessingResponse,
-  ProcessingResponseSchema,
+import type {
+  ProcessingRequest,
+  ProcessingResponse,
 } from "../../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { grpc } from "../grpc-client.ts";
+import {
+  type Client,
+  type ProcessCall,
+  type StatusCode,
+  startProcessCall,
+} from "../grpc-client.ts";
 import { durationMs } from "./settings.ts";
-
-const PROCESS = "/envoy.service.ext_proc.v3.ExternalProcessor/Process";
 
 /** What waiting for the reply to a message gives. */
 export type Awaited =
   | { kind: "reply"; message: ProcessingResponse }
   /** The server ended the call; `code` 0 (OK) is a clean close. */
-  | { kind: "closed"; code: grpc.status; details: string }
+  | { kind: "closed"; code: StatusCode; details: string }
   | { kind: "timeout" }
   /** A reply came while no message was outstanding. */
   | { kind: "spurious" };
 
 /** How the call finally ended, and who ended it. */
 export interface StreamEnd {
-  readonly code: grpc.status;
+  readonly code: StatusCode;
   readonly details: string;
   /** `server` when the server ended it, `envoy` when the client cancelled it. */
   readonly by: "server" | "envoy";
@@ -47,39 +47,30 @@ export class ProcessorStream {
   /** Resolves when the call is over. */
   readonly ended: Promise<StreamEnd>;
 
-  readonly #call: grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse>;
+  readonly #call: ProcessCall;
   readonly #timer: TimerSettings;
   #outstanding = false;
   #spurious = false;
   #pending: ProcessingResponse | undefined;
-  #end: { code: grpc.status; details: string } | undefined;
+  #end: { code: StatusCode; details: string } | undefined;
   #cancelled = false;
   #halfClosed = false;
   #wake: (() => void) | undefined;
   #extended = false;
 
-  constructor(
-    client: grpc.Client,
-    metadata: Readonly<Record<string, string>>,
-    timer: TimerSettings,
-  ) {
+  constructor(client: Client, metadata: Readonly<Record<string, string>>, timer: TimerSettings) {
     this.#timer = timer;
-    const md = new grpc.Metadata();
-    for (const [key, value] of Object.entries(metadata)) md.set(key, value);
-    this.#call = client.makeBidiStreamRequest(
-      PROCESS,
-      (message: ProcessingRequest) => Buffer.from(toBinary(ProcessingRequestSchema, message)),
-      (bytes: Buffer) => fromBinary(ProcessingResponseSchema, bytes),
-      md,
-    );
-    this.#call.on("data", (message: ProcessingResponse) => this.#onData(message));
-    this.#call.on("error", () => {}); // the status event carries it
+    let resolveEnded: (end: StreamEnd) => void = () => {};
     this.ended = new Promise((resolve) => {
-      this.#call.on("status", (status: grpc.StatusObject) => {
+      resolveEnded = resolve;
+    });
+    this.#call = startProcessCall(client, metadata, undefined, {
+      onMessage: (message) => this.#onData(message),
+      onEnd: (status) => {
         this.#end = { code: status.code, details: status.details };
-        resolve({ ...this.#end, by: this.#cancelled ? "envoy" : "server" });
+        resolveEnded({ ...this.#end, by: this.#cancelled ? "envoy" : "server" });
         this.#wake?.();
-      });
+      },
     });
   }
 
