@@ -34,16 +34,24 @@ function responseHeaders(message: HttpHeaders, analysis: Analysis): Verdict | Pr
   analysis.response = response;
   const { "set-cookie": _cookies, ...headers } = response.headers;
   const limit = analysis.deps.config.bodyLimit;
-  const wantBody = !message.endOfStream && isInspectable(response, limit);
+  const { waf } = analysis;
   // API Security: schemas are extracted in the last run of the stream, so that they cover the
   // response body when there is one.
   const sampleSchema =
     analysis.deps.config.apiSecurityEnabled &&
     analysis.span?.shouldSampleSchema(response.status) === true;
+  // The response body and headers are asked for and fed only when a rule reads them or a schema
+  // is extracted: with the recommended rules only API Security's processors read them, and every
+  // other response would cost Envoy a body round trip and us a parse and a WAF run for nothing.
+  const wantBody =
+    !message.endOfStream &&
+    isInspectable(response, limit) &&
+    (sampleSchema || waf.isReadByRules(ADDRESSES.RESPONSE_BODY));
   if (wantBody) analysis.extractSchemaWithResponseBody = sampleSchema;
+  const feedHeaders = sampleSchema || waf.isReadByRules(ADDRESSES.RESPONSE_HEADERS_NO_COOKIES);
   const blocked = runWaf(analysis, {
     [ADDRESSES.RESPONSE_STATUS]: String(response.status),
-    [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: compactValues(headers),
+    ...(feedHeaders ? { [ADDRESSES.RESPONSE_HEADERS_NO_COOKIES]: compactValues(headers) } : {}),
     ...(sampleSchema && !wantBody ? { [ADDRESSES.WAF_CONTEXT_PROCESSOR]: EXTRACT_SCHEMA } : {}),
   });
   if (blocked) return blocked;

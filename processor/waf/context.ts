@@ -61,6 +61,11 @@ export interface WafContext {
   dispose(): void;
   /** `metadata.rules_version` of the ruleset this context runs (it may since have been replaced). */
   readonly rulesVersion: string | undefined;
+  /**
+   * Some rule of this context's ruleset reads `address`. False for what only processors read
+   * (the response headers and body, read by API Security's schema extraction when asked for).
+   */
+  isReadByRules(address: string): boolean;
   /** Sum of {@link WafRunResult.durationUs} over all runs, in µs. */
   readonly durationUs: number;
   /** Wall time spent in runs so far (marshalling included), in µs: what the budget counts. */
@@ -92,8 +97,11 @@ export function createWafContext(handle: HandleRef | undefined, log: Logger): Wa
   return new StreamContext(handle, log);
 }
 
+const NO_ADDRESSES: ReadonlySet<string> = new Set();
+
 class StreamContext implements WafContext {
   readonly rulesVersion: string | undefined;
+  readonly #ruleAddresses: ReadonlySet<string>;
   durationUs = 0;
   spentUs = 0;
   timeouts = 0;
@@ -107,6 +115,7 @@ class StreamContext implements WafContext {
     this.#handle = handle;
     this.#log = log;
     this.rulesVersion = handle?.info.rulesVersion;
+    this.#ruleAddresses = handle?.info.ruleAddresses ?? NO_ADDRESSES;
     if (handle === undefined) return;
     try {
       ({ native: this.#native, knownAddresses: this.#known } = handle.acquire());
@@ -148,6 +157,10 @@ class StreamContext implements WafContext {
     } finally {
       this.spentUs += Number(process.hrtime.bigint() - started) / 1e3;
     }
+  }
+
+  isReadByRules(address: string): boolean {
+    return this.#ruleAddresses.has(address);
   }
 
   dispose(): void {

@@ -98,3 +98,37 @@ test("a binding that throws during a run gives BINDING_THREW, not an exception",
   assert.equal(context.run({ [ADDRESSES.REQUEST_METHOD]: "GET" }, 1000).errorCode, -127);
   context.dispose();
 });
+
+test("addresses read by rules: every condition input of rules and custom rules, not processors", async () => {
+  const { addressesReadByRules } = await import("./handle.ts");
+  const addresses = addressesReadByRules({
+    rules: [
+      { conditions: [{ parameters: { inputs: [{ address: "server.request.query" }] } }] },
+      { conditions: "not a list" },
+      null,
+    ],
+    custom_rules: [
+      {
+        conditions: [
+          { parameters: { inputs: [{ address: "server.response.body" }, { address: 7 }] } },
+        ],
+      },
+    ],
+    processors: [
+      {
+        parameters: { mappings: [{ inputs: [{ address: "server.response.headers.no_cookies" }] }] },
+      },
+    ],
+  });
+  assert.deepEqual([...addresses].sort(), ["server.request.query", "server.response.body"]);
+});
+
+test("the recommended rules read neither the response body nor the response headers", async () => {
+  const { addressesReadByRules } = await import("./handle.ts");
+  const { readRulesFile, recommendedRulesPath } = await import("./ruleset.ts");
+  const addresses = addressesReadByRules(readRulesFile(recommendedRulesPath()));
+  assert.ok(addresses.has("server.request.body"));
+  assert.ok(addresses.has("server.response.status"));
+  assert.ok(!addresses.has("server.response.body"));
+  assert.ok(!addresses.has("server.response.headers.no_cookies"));
+});

@@ -31,6 +31,12 @@ export interface RulesInfo {
   readonly loadedRules: number;
   /** Ids of the rules libddwaf rejected. Skipped rules (version-gated) are not failures. */
   readonly failedRules: readonly string[];
+  /**
+   * Addresses some rule's condition reads (rules, custom rules). Processors are not counted: the
+   * pipeline uses this to skip what only a conditional processor (API Security schemas) would
+   * read, such as the response body.
+   */
+  readonly ruleAddresses: ReadonlySet<string>;
 }
 
 /** A libddwaf handle with its load summary and a count of live contexts. */
@@ -63,7 +69,7 @@ export function buildHandle(
   } catch (cause) {
     throw diagnoseRejected(binding, rules, options, log, cause);
   }
-  const info = summarise(native.diagnostics);
+  const info = summarise(native.diagnostics, addressesReadByRules(rules));
   logDiagnostics(native.diagnostics, log);
   if (info.loadedRules === 0) {
     native.dispose();
@@ -112,7 +118,7 @@ function diagnoseRejected(
       options,
     );
     logDiagnostics(probe.diagnostics, log);
-    const { failedRules } = summarise(probe.diagnostics);
+    const { failedRules } = summarise(probe.diagnostics, new Set());
     probe.dispose();
     return new WafLoadError(
       "no-rules",
@@ -158,7 +164,7 @@ function sections(diagnostics: NativeDiagnostics): Array<[string, NativeDiagnost
   return out;
 }
 
-function summarise(diagnostics: NativeDiagnostics): RulesInfo {
+function summarise(diagnostics: NativeDiagnostics, ruleAddresses: ReadonlySet<string>): RulesInfo {
   let loadedRules = 0;
   const failedRules: string[] = [];
   for (const [name, section] of sections(diagnostics)) {
@@ -170,7 +176,32 @@ function summarise(diagnostics: NativeDiagnostics): RulesInfo {
     rulesVersion: diagnostics.ruleset_version,
     loadedRules,
     failedRules: Object.freeze(failedRules),
+    ruleAddresses,
   });
+}
+
+/** Every `address` in the conditions of the ruleset's rule sections; tolerant of odd shapes. */
+export function addressesReadByRules(rules: object): ReadonlySet<string> {
+  const addresses = new Set<string>();
+  const record = rules as Record<string, unknown>;
+  for (const key of RULE_SECTIONS) {
+    const section = record[key];
+    if (!Array.isArray(section)) continue;
+    for (const rule of section) {
+      for (const condition of asArray((rule as { conditions?: unknown } | null)?.conditions)) {
+        const parameters = (condition as { parameters?: { inputs?: unknown } } | null)?.parameters;
+        for (const input of asArray(parameters?.inputs)) {
+          const address = (input as { address?: unknown } | null)?.address;
+          if (typeof address === "string") addresses.add(address);
+        }
+      }
+    }
+  }
+  return addresses;
+}
+
+function asArray(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
 }
 
 /** One log line per distinct libddwaf error or warning, naming the ids it applies to. */

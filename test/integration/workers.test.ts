@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { createClient, exchange, grpc, openStream } from "../support/grpc-client.ts";
+import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import { getHeaders, kindOf, requestHeaders, responseHeaders } from "../support/messages.ts";
 import {
   getHealth,
@@ -39,7 +39,7 @@ async function exchangeOnNewConnection(processor: ProcessorProcess, path: string
     kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
     "responseHeaders",
   );
-  assert.equal((await stream.status).code, grpc.status.OK);
+  assert.equal((await stream.status).code, status.OK);
   client.close();
 }
 
