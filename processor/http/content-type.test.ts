@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bodyKindFromContentType, decodeText, parseMediaType } from "./content-type.ts";
+import { decodeText } from "./charset.ts";
+import { bodyKindFromContentType } from "./content-type.ts";
+import { parseMediaType } from "./media-type.ts";
 
 const kinds: Array<[string | undefined, string | undefined]> = [
   ["application/json", "json"],
@@ -23,7 +25,9 @@ const kinds: Array<[string | undefined, string | undefined]> = [
   ["text/csv", undefined],
   ["image/png", undefined],
   ["application/octet-stream", undefined],
-  ["multipart/mixed; boundary=x", undefined],
+  ["multipart/mixed; boundary=x", "multipart"],
+  ["multipart/related; boundary=x", "multipart"],
+  ["multipart/byteranges; boundary=x", undefined],
   ["", undefined],
   ["json", undefined],
   ["application/json/extra", undefined],

@@ -55,6 +55,17 @@ export function firstValue(headers: Record<string, string[]>, name: string): str
 }
 
 /**
+ * Every line of a header, joined with `, `: for a list header (RFC 9110 §5.3) that is what the
+ * lines mean, and it is how Envoy itself joins a repeated Content-Type. Reading only the first
+ * line would let a second `Content-Encoding: gzip` line hide a layer of coding.
+ */
+export function joinedValue(headers: Record<string, string[]>, name: string): string | undefined {
+  const values = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  if (values === undefined || values.length < 2) return values?.[0];
+  return values.join(", ");
+}
+
+/**
  * `Content-Length` as a number when it is a plain non-negative integer and every value agrees;
  * undefined otherwise (a conflicting or malformed length is not something to rely on).
  */

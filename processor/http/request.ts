@@ -5,6 +5,7 @@ import {
   contentLengthOf,
   firstValue,
   type HeaderEntry,
+  joinedValue,
   splitHeaders,
   withoutHeader,
 } from "./headers.ts";
@@ -33,9 +34,9 @@ export interface HttpRequest {
   clientIp?: string;
   /** The IP part of `options.remoteAddress`, when it parses. */
   remoteIp?: string;
-  /** First `content-type` value. */
+  /** Every `content-type` line, joined with `, ` (see {@link joinedValue}). */
   contentType?: string;
-  /** First `content-encoding` value. */
+  /** Every `content-encoding` line, joined with `, `: two lines are two stacked codings. */
   contentEncoding?: string;
   /** `content-length` in bytes, when well-formed and consistent. */
   contentLength?: number;
@@ -49,9 +50,9 @@ export interface HttpResponse {
   status: number;
   /** Lower-cased names → values, without pseudo-headers and `cookie`; `set-cookie` is kept. */
   headers: Record<string, string[]>;
-  /** First `content-type` value. */
+  /** Every `content-type` line, joined with `, `. */
   contentType?: string;
-  /** First `content-encoding` value. */
+  /** Every `content-encoding` line, joined with `, `. */
   contentEncoding?: string;
   /** `content-length` in bytes, when well-formed and consistent. */
   contentLength?: number;
@@ -160,8 +161,8 @@ function isUpgrade(
 type ContentFields = Pick<HttpRequest, "contentType" | "contentEncoding" | "contentLength">;
 
 function addContentFields(target: ContentFields, headers: Record<string, string[]>): void {
-  addOptional(target, "contentType", firstValue(headers, "content-type"));
-  addOptional(target, "contentEncoding", firstValue(headers, "content-encoding"));
+  addOptional(target, "contentType", joinedValue(headers, "content-type"));
+  addOptional(target, "contentEncoding", joinedValue(headers, "content-encoding"));
   addOptional(target, "contentLength", contentLengthOf(headers));
 }
 

@@ -1,0 +1,323 @@
+/**
+ * A tolerant JSON reader for text that `JSON.parse` rejects or reads differently from some
+ * backends. Backends disagree on repeated keys (first or last wins), on what follows a document
+ * (ignored, a second document, an error) and on lenient syntax (comments, single quotes, bare
+ * words: Gson, JSON5, Jackson options). Where they disagree the WAF must see every reading, so this
+ * reader keeps every value of a repeated key, reads every document of the text, skips stray
+ * closing brackets, and keeps unreadable text as strings. Bounded like {@link capValue}: depth,
+ * container size and string length are cut while reading, and the work is linear in the text.
+ */
+import { BODY_VALUE_LIMITS, capString, type Notes, setOwn } from "./limits.ts";
+
+/** What {@link readJsonLenient} found. */
+export interface LenientJson {
+  /** Top-level values in order: one per document. */
+  values: unknown[];
+  /** Top-level text that is not JSON (capped strings), in order. */
+  leftovers: string[];
+  /** An object repeated a key: its values were kept together in an array. */
+  duplicates: boolean;
+  /** Something other than the end of the text broke the JSON grammar. */
+  malformed: boolean;
+}
+
+interface Reader {
+  readonly text: string;
+  pos: number;
+  readonly notes: Notes;
+  duplicates: boolean;
+  malformed: boolean;
+}
+
+/** Marks "no value here" (the end of the text, or a container cut for depth). */
+const NOTHING = Symbol("nothing");
+type Read = unknown | typeof NOTHING;
+
+const { maxDepth, maxContainerSize, maxStringLength } = BODY_VALUE_LIMITS;
+
+/**
+ * Reads every JSON value of `text`. The end of the text closes what is open (a body cut at the
+ * limit): complete pairs are kept, a half-read key is dropped, a key without a value gets `null`,
+ * a half-read string is kept, a half-read literal is dropped. Never throws.
+ */
+export function readJsonLenient(text: string, notes: Notes): LenientJson {
+  const r: Reader = { text, pos: 0, notes, duplicates: false, malformed: false };
+  const values: unknown[] = [];
+  const leftovers: string[] = [];
+  for (skipSpace(r); r.pos < text.length; skipSpace(r)) {
+    if (values.length + leftovers.length === maxContainerSize) {
+      notes.add("container-truncated");
+      break;
+    }
+    const c = text.charAt(r.pos);
+    if (c === "}" || c === "]" || c === ",") {
+      r.pos++;
+      if (c !== ",") r.malformed = true;
+      continue;
+    }
+    const from = r.pos;
+    const value = STARTS_VALUE.test(c) ? readValue(r, 1) : readBareWord(r, ROOT_STOP);
+    if (r.pos === from) r.pos++;
+    if (value === NOTHING) continue;
+    if (typeof value === "string" && !STARTS_VALUE.test(c)) {
+      r.malformed = true;
+      if (value !== "") leftovers.push(value);
+    } else values.push(value);
+  }
+  return { values, leftovers, duplicates: r.duplicates, malformed: r.malformed };
+}
+
+/** What a top-level JSON value starts with; anything else at the top level is a leftover. */
+const STARTS_VALUE = /[{["'\d-]/;
+
+/** Where a top-level leftover ends: where the next document may start. */
+const ROOT_STOP = /[{[\]}]/;
+/** Where a bare value ends inside a container. */
+const VALUE_STOP = /[,}\]\n\r]/;
+/** Where a bare key ends. */
+const KEY_STOP = /[:,{}[\]\s]/;
+
+function readValue(r: Reader, depth: number): Read {
+  skipSpace(r);
+  const c = r.text.charAt(r.pos);
+  if (c === "{" || c === "[") {
+    if (depth > maxDepth) {
+      r.notes.add("depth-truncated");
+      skipContainer(r);
+      return NOTHING;
+    }
+    return c === "{" ? readObject(r, depth) : readArray(r, depth);
+  }
+  if (c === '"' || c === "'") return readString(r, c);
+  if (c === "" || c === "}" || c === "]" || c === ",") return NOTHING;
+  return readScalar(r);
+}
+
+function readArray(r: Reader, depth: number): unknown[] {
+  const out: unknown[] = [];
+  r.pos++;
+  while (r.pos < r.text.length) {
+    skipSpace(r);
+    const c = r.text.charAt(r.pos);
+    if (c === "]" || c === "}") {
+      if (c === "}") r.malformed = true;
+      r.pos++;
+      return out;
+    }
+    if (c === ",") {
+      r.pos++;
+      continue;
+    }
+    const from = r.pos;
+    const item = out.length < maxContainerSize ? readValue(r, depth + 1) : skip(r, true);
+    if (item !== NOTHING) out.push(item);
+    afterMember(r, from);
+  }
+  return out;
+}
+
+function readObject(r: Reader, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const state = { count: 0, repeated: undefined as Set<string> | undefined };
+  r.pos++;
+  while (r.pos < r.text.length) {
+    skipSpace(r);
+    const c = r.text.charAt(r.pos);
+    if (c === "}" || c === "]") {
+      if (c === "]") r.malformed = true;
+      r.pos++;
+      return out;
+    }
+    if (c === ",") {
+      r.pos++;
+      continue;
+    }
+    const from = r.pos;
+    const key = readKey(r);
+    if (key === undefined) return out; // a half-read key at the end of the text
+    const value = readMemberValue(r, depth, state.count < maxContainerSize);
+    if (value !== NOTHING) addMember(r, out, state, key, value);
+    afterMember(r, from);
+  }
+  return out;
+}
+
+/** The value after a key: `null` when the text ends before it (a cut body). */
+function readMemberValue(r: Reader, depth: number, keep: boolean): Read {
+  skipSpace(r);
+  if (r.text.charAt(r.pos) === ":") r.pos++;
+  else if (r.pos < r.text.length) r.malformed = true;
+  if (!keep) return skip(r, true);
+  skipSpace(r);
+  if (r.pos >= r.text.length) return null;
+  const value = readValue(r, depth + 1);
+  return value === NOTHING && r.pos >= r.text.length ? null : value;
+}
+
+/**
+ * Sets `key`, or when it is repeated, keeps every value in an array under it: a first-wins and a
+ * last-wins backend then both have their reading inspected.
+ */
+function addMember(
+  r: Reader,
+  out: Record<string, unknown>,
+  state: { count: number; repeated: Set<string> | undefined },
+  key: string,
+  value: unknown,
+): void {
+  if (!Object.hasOwn(out, key)) {
+    state.count++;
+    setOwn(out, key, value);
+    return;
+  }
+  r.duplicates = true;
+  state.repeated ??= new Set();
+  if (!state.repeated.has(key)) {
+    state.repeated.add(key);
+    setOwn(out, key, [out[key], value]);
+    return;
+  }
+  const list = out[key] as unknown[];
+  if (list.length < maxContainerSize) list.push(value);
+  else r.notes.add("container-truncated");
+}
+
+/** Each member must consume something, or a character the grammar cannot place is dropped. */
+function afterMember(r: Reader, from: number): void {
+  skipSpace(r);
+  const c = r.text.charAt(r.pos);
+  if (r.pos === from || (c !== "," && c !== "}" && c !== "]" && c !== "")) {
+    r.malformed = true;
+    if (r.pos === from) r.pos++;
+  }
+}
+
+function readKey(r: Reader): string | undefined {
+  const c = r.text.charAt(r.pos);
+  if (c === '"' || c === "'") {
+    if (stringEnd(r.text, r.pos, c) !== -1) return readString(r, c);
+    r.pos = r.text.length;
+    return undefined;
+  }
+  r.malformed = true;
+  const key = readBareWord(r, KEY_STOP);
+  return r.pos >= r.text.length ? undefined : key;
+}
+
+/** Skips a value without building it; `cut` notes a container cut at its size limit. */
+function skip(r: Reader, cut: boolean): typeof NOTHING {
+  if (cut) r.notes.add("container-truncated");
+  skipSpace(r);
+  const c = r.text.charAt(r.pos);
+  if (c === "{" || c === "[") skipContainer(r);
+  else if (c === '"' || c === "'") {
+    const end = stringEnd(r.text, r.pos, c);
+    r.pos = end === -1 ? r.text.length : end;
+  } else readBareWord(r, VALUE_STOP);
+  return NOTHING;
+}
+
+/** Skips a whole container, iteratively: nesting depth costs nothing here. */
+function skipContainer(r: Reader): void {
+  let depth = 0;
+  while (r.pos < r.text.length) {
+    const c = r.text.charAt(r.pos);
+    if (c === '"' || c === "'") {
+      const end = stringEnd(r.text, r.pos, c);
+      r.pos = end === -1 ? r.text.length : end;
+      continue;
+    }
+    r.pos++;
+    if (c === "{" || c === "[") depth++;
+    else if ((c === "}" || c === "]") && --depth === 0) return;
+  }
+}
+
+/** A number or literal, ended by a delimiter (so `1x` or `nullify` are bare words). */
+const SCALAR = /(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)(?=[\s,:}\]/]|$)/y;
+const NUMBER_PREFIX = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const LITERALS: Record<string, unknown> = { true: true, false: false, null: null };
+
+/** A number, a literal, or a bare word (kept as a string, as lenient parsers read it). */
+function readScalar(r: Reader): Read {
+  SCALAR.lastIndex = r.pos;
+  const token = SCALAR.exec(r.text)?.[0];
+  if (token !== undefined) {
+    r.pos += token.length;
+    return scalarValue(token);
+  }
+  const start = r.pos;
+  const word = readBareWord(r, VALUE_STOP);
+  if (r.pos >= r.text.length) {
+    // The end of a cut body: keep the complete part of a number, drop a half-read literal.
+    NUMBER_PREFIX.lastIndex = start;
+    const number = NUMBER_PREFIX.exec(r.text)?.[0];
+    if (number !== undefined) return scalarValue(number);
+    if (/^(?:t|tr|tru|f|fa|fal|fals|n|nu|nul)$/.test(word)) return NOTHING;
+  }
+  r.malformed = true;
+  return word;
+}
+
+function scalarValue(token: string): unknown {
+  if (Object.hasOwn(LITERALS, token)) return LITERALS[token];
+  const value = Number(token);
+  return Number.isFinite(value) ? value : token;
+}
+
+/** Text up to `stop` (or the end), trimmed and capped. */
+function readBareWord(r: Reader, stop: RegExp): string {
+  const start = r.pos;
+  while (r.pos < r.text.length && !stop.test(r.text.charAt(r.pos))) r.pos++;
+  if (r.pos === start && r.pos < r.text.length) r.pos++;
+  return capString(r.text.slice(start, r.pos).trim(), r.notes);
+}
+
+/** Reads a string token; an unterminated one runs to the end of the text (a cut body). */
+function readString(r: Reader, quote: string): string {
+  const start = r.pos + 1;
+  const end = stringEnd(r.text, r.pos, quote);
+  r.pos = end === -1 ? r.text.length : end;
+  const body = r.text.slice(start, end === -1 ? undefined : end - 1);
+  // Each escape is at most 6 characters: this slice always holds enough for the string limit.
+  const head = body.length > maxStringLength * 6 ? body.slice(0, maxStringLength * 6) : body;
+  if (head.length < body.length) r.notes.add("string-truncated");
+  return capString(head.includes("\\") ? unescapeJson(head) : head, r.notes);
+}
+
+const ESCAPE = /\\u[0-9a-fA-F]{0,3}$|\\$|\\(?:u([0-9a-fA-F]{4})|([\s\S]))/g;
+const SIMPLE: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+/** JSON escapes, plus `\'` and any `\x` as `x`; a dangling escape at the end is dropped. */
+function unescapeJson(text: string): string {
+  return text.replace(ESCAPE, (_, hex: string | undefined, char: string | undefined) => {
+    if (hex !== undefined) return String.fromCharCode(Number.parseInt(hex, 16));
+    if (char === undefined) return "";
+    return Object.hasOwn(SIMPLE, char) ? (SIMPLE[char] as string) : char;
+  });
+}
+
+/** Index just past the closing quote of the string at `start`, or -1 when unterminated. */
+export function stringEnd(text: string, start: number, quote = '"'): number {
+  let at = text.indexOf(quote, start + 1);
+  while (at !== -1) {
+    let slashes = 0;
+    while (text.charCodeAt(at - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return at + 1;
+    at = text.indexOf(quote, at + 1);
+  }
+  return -1;
+}
+
+/** Skips whitespace and comments (`//` to the end of the line, `/* … *\/`). */
+function skipSpace(r: Reader): void {
+  const { text } = r;
+  for (;;) {
+    while (r.pos < text.length && " \t\n\r".includes(text.charAt(r.pos))) r.pos++;
+    if (text.charAt(r.pos) !== "/") return;
+    const next = text.charAt(r.pos + 1);
+    if (next !== "/" && next !== "*") return;
+    const end = next === "/" ? text.indexOf("\n", r.pos) : text.indexOf("*/", r.pos + 2);
+    r.pos = end === -1 ? text.length : end + (next === "/" ? 1 : 2);
+  }
+}
