@@ -97,7 +97,7 @@ function readBody(
     if (reading.filenames) filenames = union(filenames ?? [], reading.filenames);
   }
   if (values.length === 0) return { ok: false, reason: skipReason(plans) };
-  const value = values.length === 1 ? values[0] : values;
+  const value = values.length === 1 ? values[0] : withoutEmpty(values);
   return { ok: true, value, notes: [...notes], ...(filenames ? { filenames } : {}) };
 }
 
@@ -105,6 +105,17 @@ function readBody(
 function addReading(values: unknown[], value: unknown): void {
   if (values.length > 0 && values.some((v) => isDeepStrictEqual(v, value))) return;
   values.push(value);
+}
+
+/** Among several readings, an empty one (a boundary that splits nothing) says nothing. */
+function withoutEmpty(values: unknown[]): unknown {
+  const full = values.filter((v) => !(typeof v === "object" && v !== null && isEmpty(v)));
+  return full.length === 1 ? full[0] : full.length === 0 ? values[0] : full;
+}
+
+function isEmpty(value: object): boolean {
+  for (const _ in value) return false;
+  return true;
 }
 
 function union(a: string[], b: string[]): string[] {

@@ -70,8 +70,8 @@ export function readJsonLenient(text: string, notes: Notes): LenientJson {
 /** What a top-level JSON value starts with; anything else at the top level is a leftover. */
 const STARTS_VALUE = /[{["'\d-]/;
 
-/** Where a top-level leftover ends: where the next document may start. */
-const ROOT_STOP = /[{[\]}]/;
+/** Where a top-level leftover ends: where the next document (or string) may start. */
+const ROOT_STOP = /[{[\]}"]/;
 /** Where a bare value ends inside a container. */
 const VALUE_STOP = /[,}\]\n\r]/;
 /** Where a bare key ends. */

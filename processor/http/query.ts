@@ -73,8 +73,12 @@ function addPair(state: PairState, pair: string): void {
   const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
   const value = formDecode(rawValue, state.charset);
   if (!addValue(state, key, value) || !rawValue.includes("%")) return;
-  for (const variant of percentVariants(rawValue.replaceAll("+", " "), value)) {
-    addValue(state, key, variant);
+  // Browsers percent-encode UTF-8 whatever the page's charset: a declared charset is one
+  // reading of the escapes, UTF-8 another.
+  const utf8Value = state.charset === undefined ? value : formDecode(rawValue);
+  if (utf8Value !== value) addValue(state, key, utf8Value);
+  for (const variant of percentVariants(rawValue.replaceAll("+", " "), utf8Value)) {
+    if (variant !== value) addValue(state, key, variant);
   }
 }
 
