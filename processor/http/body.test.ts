@@ -276,3 +276,221 @@ test("body malformed: XML that is not XML", async () => {
   const result = await parseBody(bytes("just <text & <<< >>>"), options("application/xml"));
   assert.ok(result.ok);
 });
+
+/** The strings anywhere in a parsed value: what a WAF rule without a key path matches. */
+function stringsOf(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, out);
+  else if (value !== null && typeof value === "object") {
+    for (const item of Object.values(value)) stringsOf(item, out);
+  }
+  return out;
+}
+
+const utf16le = (s: string) => Uint8Array.from(Buffer.from(s, "utf16le"));
+const utf16be = (s: string) => Uint8Array.from(Buffer.from(s, "utf16le").swap16());
+const withBom = (bom: number[], body: Uint8Array) => Uint8Array.from([...bom, ...body]);
+const PAYLOAD = "$globals";
+const multipartOf = (boundary: string, headers: string, value: string) =>
+  bytes(`--${boundary}\r\n${headers}\r\n\r\n${value}\r\n--${boundary}--\r\n`);
+
+/**
+ * Issue 14: each shape hides PAYLOAD from a reader that takes the body one way while a backend
+ * takes it another. parseBody must put PAYLOAD (as a whole string) in front of the WAF.
+ */
+const evasions: Array<[string, Uint8Array, string | undefined, string?]> = [
+  ["JSON duplicate key, payload first", bytes(`{"q":"${PAYLOAD}","q":"x"}`), "application/json"],
+  ["JSON trailing document", bytes(`{"a":1}\n{"q":"${PAYLOAD}"}`), "application/json"],
+  ["JSON trailing garbage", bytes(`{"a":1}garbage"${PAYLOAD}"`), "application/json"],
+  ["JSON stray brackets", bytes(`]]{"q":"${PAYLOAD}"}}`), "application/json"],
+  ["JSON comment before the value", bytes(`{"q": /*x*/ "${PAYLOAD}"}`), "application/json"],
+  [
+    "quoted boundary with ';' ',' and an escaped quote",
+    multipartOf('a;b,"c', 'Content-Disposition: form-data; name="q"', PAYLOAD),
+    'multipart/form-data; BOUNDARY = "a;b,\\"c"',
+  ],
+  [
+    "boundary in RFC 2231 sections",
+    multipartOf("xy", 'Content-Disposition: form-data; name="q"', PAYLOAD),
+    "multipart/form-data; boundary*0=x; boundary*1=y",
+  ],
+  [
+    "second boundary parameter wins for the backend",
+    multipartOf("real", 'Content-Disposition: form-data; name="q"', PAYLOAD),
+    "multipart/form-data; boundary=decoy; boundary=real",
+  ],
+  [
+    "Content-Type on two lines (joined)",
+    bytes(`{"q":"${PAYLOAD}"}`),
+    "text/html, application/json",
+  ],
+  [
+    "Content-Encoding gzip on two lines",
+    gzipSync(gzipSync(bytes(`{"q":"${PAYLOAD}"}`))),
+    "application/json",
+    "gzip, gzip",
+  ],
+  ["gzip declared identity", gzipSync(bytes(`{"q":"${PAYLOAD}"}`)), "application/json", "identity"],
+  ["gzip undeclared", gzipSync(bytes(`{"q":"${PAYLOAD}"}`)), "application/json"],
+  ["zlib undeclared", deflateSync(bytes(`{"q":"${PAYLOAD}"}`)), "application/json"],
+  ["brotli undeclared", brotliCompressSync(bytes(`{"q":"${PAYLOAD}"}`)), "application/json"],
+  ["zstd undeclared", zstdCompressSync(bytes(`{"q":"${PAYLOAD}"}`)), "application/json"],
+  ["gzip declared, sent plain", bytes(`{"q":"${PAYLOAD}"}`), "application/json", "gzip"],
+  ["no content type, JSON bytes", bytes(`{"q":"${PAYLOAD}"}`), undefined],
+  ["octet-stream, JSON bytes", bytes(`{"q":"${PAYLOAD}"}`), "application/octet-stream"],
+  ["octet-stream, form bytes", bytes("a=1&q=%24globals"), "application/octet-stream"],
+  ["no content type, XML bytes", bytes(`<r><q>${PAYLOAD}</q></r>`), undefined],
+  ["malformed content type, JSON bytes", bytes(`{"q":"${PAYLOAD}"}`), "json"],
+  ["no content type, gzip of JSON", gzipSync(bytes(`{"q":"${PAYLOAD}"}`)), undefined],
+  [
+    "text/plain holding JSON",
+    bytes(`{"pad":"${"x".repeat(20_000)}","q":"${PAYLOAD}"}`),
+    "text/plain",
+  ],
+  ["form holding JSON", bytes(`{"q":"${PAYLOAD}"}`), "application/x-www-form-urlencoded"],
+  ["JSON holding a form", bytes("a=1&q=%24globals"), "application/json"],
+  [
+    "JSON in UTF-16LE with BOM",
+    withBom([0xff, 0xfe], utf16le(`{"q":"${PAYLOAD}"}`)),
+    "application/json; charset=utf-16",
+  ],
+  [
+    "JSON in UTF-16BE without BOM",
+    utf16be(`{"q":"${PAYLOAD}"}`),
+    "application/json; charset=utf-16",
+  ],
+  ["JSON in UTF-16LE, undeclared", utf16le(`{"q":"${PAYLOAD}"}`), "application/json"],
+  [
+    "JSON in UTF-16LE, declared UTF-8",
+    utf16le(`{"q":"${PAYLOAD}"}`),
+    "application/json; charset=utf-8",
+  ],
+  [
+    "JSON in Latin-1",
+    Buffer.from(`{"q":"${PAYLOAD}","n":"caf\xe9"}`, "latin1"),
+    "application/json; charset=ISO-8859-1",
+  ],
+  [
+    "form in UTF-16LE",
+    utf16le("a=1&q=%24globals"),
+    "application/x-www-form-urlencoded; charset=utf-16le",
+  ],
+  [
+    "form in Latin-1",
+    Buffer.from("n=caf%E9&q=%24globals", "latin1"),
+    "application/x-www-form-urlencoded; charset=latin1",
+  ],
+  [
+    "form in IBM037",
+    Buffer.from("98 7e 5b 87 93 96 82 81 93 a2".replace(/ /g, ""), "hex"),
+    "application/x-www-form-urlencoded; charset=ibm037",
+  ],
+  ["form in UTF-7", bytes("q=+ACQ-globals"), "application/x-www-form-urlencoded; charset=utf-7"],
+  [
+    "XML declaring UTF-16",
+    withBom([0xff, 0xfe], utf16le(`<?xml version="1.0" encoding="UTF-16"?><q>${PAYLOAD}</q>`)),
+    "application/xml",
+  ],
+  [
+    "multipart base64 field",
+    multipartOf(
+      "B",
+      'Content-Disposition: form-data; name="q"\r\nContent-Transfer-Encoding: base64',
+      "JGdsb2JhbHM=",
+    ),
+    "multipart/form-data; boundary=B",
+  ],
+  [
+    "multipart quoted-printable field",
+    multipartOf(
+      "B",
+      'Content-Disposition: form-data; name="q"\r\nContent-Transfer-Encoding: quoted-printable',
+      "=24glob=\r\nals",
+    ),
+    "multipart/form-data; boundary=B",
+  ],
+  [
+    "multipart/mixed nested in a form field",
+    multipartOf(
+      "B",
+      'Content-Disposition: form-data; name="f"\r\nContent-Type: multipart/mixed; boundary=C',
+      `--C\r\nContent-Type: text/plain\r\n\r\n${PAYLOAD}\r\n--C--`,
+    ),
+    "multipart/form-data; boundary=B",
+  ],
+];
+
+for (const [name, body, contentType, contentEncoding] of evasions) {
+  test(`body evasion: ${name}`, async () => {
+    const result = await parseBody(
+      body,
+      options(contentType, contentEncoding ? { contentEncoding } : {}),
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    const strings = stringsOf(result.value);
+    assert.ok(strings.includes(PAYLOAD), `${JSON.stringify(result.value)} lacks ${PAYLOAD}`);
+  });
+}
+
+test("body evasion: a file name hidden in a nested multipart part", async () => {
+  const body = multipartOf(
+    "B",
+    'Content-Disposition: form-data; name="f"\r\nContent-Type: multipart/mixed; boundary=C',
+    '--C\r\nContent-Disposition: file; filename="evil.php"\r\n\r\n<?php\r\n--C--',
+  );
+  const result = await parseBody(body, options("multipart/form-data; boundary=B"));
+  assert.ok(result.ok);
+  assert.deepEqual(result.filenames, ["evil.php"]);
+});
+
+/**
+ * Benign twins: uploads whose type says nothing must not be parsed (no false positives on
+ * binaries), and clean bodies are read once, as before.
+ */
+const uploads: Array<[string, Uint8Array]> = [
+  [
+    "PNG",
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...bytes('{"q":"$globals"}')]),
+  ],
+  ["ZIP", Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...bytes("a=$globals")])],
+  ["PDF", bytes("%PDF-1.7\n<< /q ($globals) >>")],
+  ["random bytes", Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)],
+  ["SVG image", bytes('<svg xmlns="http://www.w3.org/2000/svg"><text>$globals</text></svg>')],
+  ["HTML page", bytes("<!DOCTYPE html><p>$globals</p>")],
+  ["plain prose", bytes("notes about $globals in PHP")],
+  ["CSV", bytes("name,value\n$globals,1\n")],
+  [
+    "gzip of a PNG",
+    gzipSync(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2])),
+  ],
+];
+
+for (const [name, body] of uploads) {
+  for (const contentType of [undefined, "application/octet-stream"]) {
+    test(`body benign: ${name} uploaded as ${contentType ?? "no type"} is not parsed`, async () => {
+      const result = await parseBody(body, options(contentType));
+      assert.deepEqual(result, { ok: false, reason: "unsupported-content-type" });
+    });
+  }
+}
+
+test("body benign: a declared image is never sniffed, even when it holds JSON", async () => {
+  const result = await parseBody(bytes('{"q":"$globals"}'), options("image/png"));
+  assert.deepEqual(result, { ok: false, reason: "unsupported-content-type" });
+});
+
+test("body benign: clean JSON, form and XML have one reading and no notes", async () => {
+  const cases: Array<[string, string, unknown]> = [
+    ["application/json", '{"a":"b","url":"http://x:1/"}', { a: "b", url: "http://x:1/" }],
+    ["application/x-www-form-urlencoded", "a=1&b=%3C", { a: ["1"], b: ["<"] }],
+    ["application/xml", "<r>1</r>", { children: ["1"] }],
+    ["text/plain", "just text", "just text"],
+  ];
+  for (const [contentType, body, value] of cases) {
+    assert.deepEqual(await parseBody(bytes(body), options(contentType)), {
+      ok: true,
+      value,
+      notes: [],
+    });
+  }
+});

@@ -101,3 +101,115 @@ test("multipart: invalid UTF-8 in a field becomes U+FFFD", () => {
   const body = new Uint8Array([...head, 0x61, 0xff, 0x62, ...tail]);
   assert.deepEqual(parseMultipart(body, "B", new Set()).fields, { a: ["a\uFFFDb"] });
 });
+
+/** Multipart shapes a backend reads and a naive reader misses (issue 14). */
+test("multipart: nested multipart/mixed fields and file names", () => {
+  const nested =
+    '--C\r\nContent-Disposition: file; filename="a.php"\r\nContent-Type: text/plain\r\n\r\n<?php\r\n' +
+    "--C\r\nContent-Disposition: attachment\r\n\r\nnote\r\n--C--";
+  const body = `${part('Content-Disposition: form-data; name="files"\r\nContent-Type: multipart/mixed; boundary=C', nested)}--B--`;
+  const notes = new Set<string>();
+  assert.deepEqual(parseMultipart(bytes(body), "B", notes), {
+    fields: { files: ["note"] },
+    filenames: ["a.php"],
+  });
+  assert.ok(notes.has("multipart-nested"));
+});
+
+test("multipart: nesting deeper than three levels is cut", () => {
+  let inner = `--L3\r\nContent-Disposition: form-data; name="deep"\r\n\r\nx\r\n--L3--`;
+  for (const level of [2, 1, 0]) {
+    inner = `--L${level}\r\nContent-Type: multipart/mixed; boundary=L${level + 1}\r\n\r\n${inner}\r\n--L${level}--`;
+  }
+  const notes = new Set<string>();
+  assert.deepEqual(parseMultipart(bytes(inner), "L0", notes).fields, {});
+  assert.ok(notes.has("depth-truncated"));
+});
+
+const transfers: Array<[string, string, string]> = [
+  ["base64", "base64", "PHNjcmlwdD4="],
+  ["base64 over lines", "BASE64", "PHNj\r\ncmlw\r\ndD4="],
+  ["quoted-printable", "quoted-printable", "=3Cscript=3E"],
+  ["quoted-printable soft break", "Quoted-Printable", "<scr=\r\nipt>"],
+  ["identity", "8bit", "<script>"],
+];
+
+for (const [name, encoding, encoded] of transfers) {
+  test(`multipart: part Content-Transfer-Encoding ${name}`, () => {
+    const headers = `Content-Disposition: form-data; name="q"\r\nContent-Transfer-Encoding: ${encoding}`;
+    const body = `${part(headers, encoded)}--B--`;
+    assert.deepEqual(parseMultipart(bytes(body), "B", new Set()).fields, { q: ["<script>"] });
+  });
+}
+
+test("multipart: a malformed quoted-printable escape stays as written", () => {
+  const headers =
+    'Content-Disposition: form-data; name="q"\r\nContent-Transfer-Encoding: quoted-printable';
+  const body = `${part(headers, "a=ZZb=4")}--B--`;
+  assert.deepEqual(parseMultipart(bytes(body), "B", new Set()).fields, { q: ["a=ZZb=4"] });
+});
+
+test("multipart: part charset UTF-16 and Latin-1 are honoured", () => {
+  const utf16 = Buffer.concat([
+    Buffer.from(
+      '--B\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset="UTF-16LE"\r\n\r\n',
+    ),
+    Buffer.from("<script>", "utf16le"),
+    Buffer.from(
+      '\r\n--B\r\nContent-Disposition: form-data; name="b"\r\nContent-Type: text/plain;charset = iso-8859-1\r\n\r\n',
+    ),
+    Buffer.from("caf\xe9", "latin1"),
+    Buffer.from("\r\n--B--"),
+  ]);
+  assert.deepEqual(parseMultipart(utf16, "B", new Set()).fields, { a: ["<script>"], b: ["café"] });
+});
+
+test("multipart: a _charset_ field sets the charset of the fields after it", () => {
+  const body = Buffer.concat([
+    Buffer.from(part('Content-Disposition: form-data; name="_charset_"', "ibm037")),
+    Buffer.from('--B\r\nContent-Disposition: form-data; name="q"\r\n\r\n'),
+    Buffer.from("4ca283998997a36e", "hex"), // "<script>" in IBM037
+    Buffer.from("\r\n--B--"),
+  ]);
+  assert.deepEqual(parseMultipart(body, "B", new Set()).fields.q, ["<script>"]);
+});
+
+test("multipart: a JSON part is parsed, an XML part too", () => {
+  const body =
+    part(
+      'Content-Disposition: form-data; name="meta"\r\nContent-Type: application/json',
+      '{"q":"x","q":"y"}',
+    ) +
+    part('Content-Disposition: form-data; name="doc"\r\nContent-Type: text/xml', "<r>z</r>") +
+    "--B--";
+  assert.deepEqual(parseMultipart(bytes(body), "B", new Set()).fields, {
+    meta: [{ q: ["x", "y"] }],
+    doc: [{ children: ["z"] }],
+  });
+});
+
+test("multipart: folded headers, spaces before the colon, RFC 2231 file name sections", () => {
+  const headers =
+    'Content-Disposition : form-data;\r\n\tname="up";\r\n filename*0="a."; filename*1="php"';
+  const body = `${part(headers, "x")}--B--`;
+  assert.deepEqual(parseMultipart(bytes(body), "B", new Set()), {
+    fields: {},
+    filenames: ["a.php"],
+  });
+});
+
+test("multipart: every name of a part gets its value (first-wins and last-wins backends)", () => {
+  const headers =
+    'Content-Disposition: form-data; name="a"; name="b"\r\nContent-Disposition: form-data; name="c"';
+  const body = `${part(headers, "v")}--B--`;
+  assert.deepEqual(parseMultipart(bytes(body), "B", new Set()).fields, {
+    a: ["v"],
+    b: ["v"],
+    c: ["v"],
+  });
+});
+
+test("multipart: binary content in a field part is not a value", () => {
+  const body = `${part('Content-Disposition: form-data; name="img"\r\nContent-Type: image/png', "\x89PNG\r\n\x1a\n")}--B--`;
+  assert.deepEqual(parseMultipart(Buffer.from(body, "latin1"), "B", new Set()).fields, {});
+});

@@ -61,8 +61,11 @@ test("formDecode in a declared charset", () => {
   assert.equal(formDecode("%3C", "utf-8"), "<");
 });
 
-test("parseUrlEncoded: a Latin-1 form decodes its escapes in Latin-1", () => {
-  assert.deepEqual(parseUrlEncoded("q=%E9t%E9", undefined, "ISO-8859-1"), { q: ["été"] });
+test("parseUrlEncoded: a Latin-1 form decodes its escapes in Latin-1, and as UTF-8 too", () => {
+  assert.deepEqual(parseUrlEncoded("q=%E9t%E9&a=%3C", undefined, "ISO-8859-1"), {
+    q: ["été", "\uFFFDt\uFFFD"],
+    a: ["<"],
+  });
 });
 
 test("parseUrlEncoded: variants count against the limits", () => {
