@@ -1,9 +1,11 @@
 /**
  * Body parsing into the plain structure the WAF expects. Where the headers allow more than one
  * reading of the bytes (repeated or generic content types, codings the bytes disagree with,
- * charsets, repeated parameters), every reading is inspected: the value is then an array of them.
+ * charsets, repeated parameters), every reading is inspected, combined into one value (see
+ * combineReadings).
  */
 import { isDeepStrictEqual } from "node:util";
+import { combineReadings } from "./combine.ts";
 import { codingsOf, decodeContent, needsDecoding } from "./content-encoding.ts";
 import { type BodyPlan, bodyPlans } from "./content-type.ts";
 import type { Notes } from "./limits.ts";
@@ -62,7 +64,7 @@ export type BodyParseResult =
  * - xml: an XmlElement tree (`{ attributes?, children? }`);
  * - text: the string (and the JSON, XML or form it holds, if it looks like one);
  * - no type or `application/octet-stream`: the JSON, XML or form the bytes sniff as.
- * Several readings make an array of values. Never throws and never rejects.
+ * Several readings are combined into one value (combine.ts). Never throws and never rejects.
  */
 export async function parseBody(
   bytes: Uint8Array,
@@ -97,7 +99,7 @@ function readBody(
     if (reading.filenames) filenames = union(filenames ?? [], reading.filenames);
   }
   if (values.length === 0) return { ok: false, reason: skipReason(plans) };
-  const value = values.length === 1 ? values[0] : withoutEmpty(values);
+  const value = combineReadings(values, notes);
   return { ok: true, value, notes: [...notes], ...(filenames ? { filenames } : {}) };
 }
 
@@ -105,17 +107,6 @@ function readBody(
 function addReading(values: unknown[], value: unknown): void {
   if (values.length > 0 && values.some((v) => isDeepStrictEqual(v, value))) return;
   values.push(value);
-}
-
-/** Among several readings, an empty one (a boundary that splits nothing) says nothing. */
-function withoutEmpty(values: unknown[]): unknown {
-  const full = values.filter((v) => !(typeof v === "object" && v !== null && isEmpty(v)));
-  return full.length === 1 ? full[0] : full.length === 0 ? values[0] : full;
-}
-
-function isEmpty(value: object): boolean {
-  for (const _ in value) return false;
-  return true;
 }
 
 function union(a: string[], b: string[]): string[] {

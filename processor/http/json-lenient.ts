@@ -7,7 +7,13 @@
  * closing brackets, and keeps unreadable text as strings. Bounded like {@link capValue}: depth,
  * container size and string length are cut while reading, and the work is linear in the text.
  */
-import { BODY_VALUE_LIMITS, capString, type Notes, setOwn } from "./limits.ts";
+import {
+  addRepeated,
+  BODY_VALUE_LIMITS,
+  capString,
+  createRepeatedMap,
+  type Notes,
+} from "./limits.ts";
 
 /** What {@link readJsonLenient} found. */
 export interface LenientJson {
@@ -117,8 +123,7 @@ function readArray(r: Reader, depth: number): unknown[] {
 }
 
 function readObject(r: Reader, depth: number): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const state = { count: 0, repeated: undefined as Set<string> | undefined };
+  const map = createRepeatedMap();
   r.pos++;
   while (r.pos < r.text.length) {
     skipSpace(r);
@@ -126,7 +131,7 @@ function readObject(r: Reader, depth: number): Record<string, unknown> {
     if (c === "}" || c === "]") {
       if (c === "]") r.malformed = true;
       r.pos++;
-      return out;
+      return map.out;
     }
     if (c === ",") {
       r.pos++;
@@ -134,12 +139,13 @@ function readObject(r: Reader, depth: number): Record<string, unknown> {
     }
     const from = r.pos;
     const key = readKey(r);
-    if (key === undefined) return out; // a half-read key at the end of the text
-    const value = readMemberValue(r, depth, state.count < maxContainerSize);
-    if (value !== NOTHING) addMember(r, out, state, key, value);
+    if (key === undefined) return map.out; // a half-read key at the end of the text
+    const value = readMemberValue(r, depth, map.keys < maxContainerSize);
+    // A repeated key keeps every value: first-wins and last-wins backends are both covered.
+    if (value !== NOTHING && !addRepeated(map, key, value, r.notes)) r.duplicates = true;
     afterMember(r, from);
   }
-  return out;
+  return map.out;
 }
 
 /** The value after a key: `null` when the text ends before it (a cut body). */
@@ -152,34 +158,6 @@ function readMemberValue(r: Reader, depth: number, keep: boolean): Read {
   if (r.pos >= r.text.length) return null;
   const value = readValue(r, depth + 1);
   return value === NOTHING && r.pos >= r.text.length ? null : value;
-}
-
-/**
- * Sets `key`, or when it is repeated, keeps every value in an array under it: a first-wins and a
- * last-wins backend then both have their reading inspected.
- */
-function addMember(
-  r: Reader,
-  out: Record<string, unknown>,
-  state: { count: number; repeated: Set<string> | undefined },
-  key: string,
-  value: unknown,
-): void {
-  if (!Object.hasOwn(out, key)) {
-    state.count++;
-    setOwn(out, key, value);
-    return;
-  }
-  r.duplicates = true;
-  state.repeated ??= new Set();
-  if (!state.repeated.has(key)) {
-    state.repeated.add(key);
-    setOwn(out, key, [out[key], value]);
-    return;
-  }
-  const list = out[key] as unknown[];
-  if (list.length < maxContainerSize) list.push(value);
-  else r.notes.add("container-truncated");
 }
 
 /** Each member must consume something, or a character the grammar cannot place is dropped. */

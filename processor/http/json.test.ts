@@ -66,19 +66,19 @@ const evasions: Array<[string, string, unknown, string[]]> = [
   [
     "trailing garbage after a document",
     '{"a":1} <script>',
-    [{ a: 1 }, "<script>"],
+    { a: 1, "": "<script>" },
     ["json-malformed", "json-multiple-values"],
   ],
   [
     "a second document",
     '{"a":1}{"q":"$globals"}',
-    [{ a: 1 }, { q: "$globals" }],
+    { a: 1, q: "$globals" },
     ["json-malformed", "json-multiple-values"],
   ],
   [
     "newline-delimited documents",
-    '{"a":1}\n{"b":2}\n',
-    [{ a: 1 }, { b: 2 }],
+    '{"a":1}\n{"a":2,"b":2}\n[3]',
+    { a: [1, 2], b: 2, "": [3] },
     ["json-malformed", "json-multiple-values"],
   ],
   ["stray closing brackets", '{"a":"x"}]}', { a: "x" }, ["json-malformed"]],
@@ -97,6 +97,10 @@ for (const [name, input, expected, notes] of evasions) {
     assert.deepEqual([...seen], notes);
   });
 }
+
+test("parseJsonText: documents that are not maps stay a list", () => {
+  assert.deepEqual(parseJsonText('[1] "x" 2', false, new Set())?.value, [[1], "x", 2]);
+});
 
 test("parseJsonText: a clean document is not read twice, even with colons in strings", () => {
   const notes = new Set<string>();

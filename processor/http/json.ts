@@ -3,6 +3,7 @@
  * runs only when `JSON.parse` fails or when the document may repeat a key, which `JSON.parse`
  * would hide (it keeps the last value, some backends keep the first).
  */
+import { combineReadings } from "./combine.ts";
 import { readJsonLenient } from "./json-lenient.ts";
 import { type CapStats, capValue, type Notes } from "./limits.ts";
 
@@ -16,7 +17,8 @@ export type JsonParse = { value: unknown; malformed: boolean } | undefined;
  * Parses JSON text into a value within the WAF limits. Valid text without repeated keys goes
  * through `JSON.parse` (native, iterative: 10,000-deep nesting is fine). Otherwise every reading
  * is kept: every value of a repeated key, every document of a multi-document text (or of valid
- * JSON followed by more), and leftover text as strings; several values come back as an array.
+ * JSON followed by more), and leftover text as strings; several values are combined (see
+ * combineReadings: maps merged, anything else under the empty key).
  * `cut` says the text was cut at the body limit, so a document left open there is not malformed.
  * Notes: `json-duplicate-keys`, `json-multiple-values`, `json-repaired`, `json-malformed`,
  * and the limit notes. Never throws.
@@ -34,7 +36,7 @@ export function parseJsonText(text: string, cut: boolean, notes: Notes): JsonPar
   if (!strict) notes.add(cut && !read.malformed ? "json-repaired" : "json-malformed");
   const all = [...read.values, ...read.leftovers];
   if (all.length > 1) notes.add("json-multiple-values");
-  return { value: all.length === 1 ? all[0] : all, malformed: read.malformed };
+  return { value: combineReadings(all, notes), malformed: read.malformed };
 }
 
 function tryParse(text: string): { value: unknown } | undefined {

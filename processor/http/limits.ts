@@ -44,6 +44,42 @@ export function appendOwn<T>(target: Record<string, T[]>, key: string, value: T)
   else setOwn(target, key, [value]);
 }
 
+/** A map that keeps every value of a repeated key, for {@link addRepeated}. */
+export interface RepeatedMap {
+  readonly out: Record<string, unknown>;
+  /** Keys whose value is an array {@link addRepeated} made (not an array value). */
+  readonly repeated: Set<string>;
+  /** Distinct keys. */
+  keys: number;
+}
+
+/** An empty {@link RepeatedMap}. */
+export function createRepeatedMap(): RepeatedMap {
+  return { out: {}, repeated: new Set(), keys: 0 };
+}
+
+/**
+ * Sets `key`, or when it is set already, keeps every value in an array under it (at most
+ * `maxContainerSize` values; later ones are dropped with a note). Returns false for a repeat.
+ */
+export function addRepeated(map: RepeatedMap, key: string, value: unknown, notes: Notes): boolean {
+  const { out, repeated } = map;
+  if (!Object.hasOwn(out, key)) {
+    map.keys++;
+    setOwn(out, key, value);
+    return true;
+  }
+  if (!repeated.has(key)) {
+    repeated.add(key);
+    setOwn(out, key, [out[key], value]);
+    return false;
+  }
+  const list = out[key] as unknown[];
+  if (list.length < BODY_VALUE_LIMITS.maxContainerSize) list.push(value);
+  else notes.add("container-truncated");
+  return false;
+}
+
 /** Cuts a string to the WAF string limit, noting the cut. */
 export function capString(value: string, notes: Notes): string {
   if (value.length <= BODY_VALUE_LIMITS.maxStringLength) return value;
