@@ -213,3 +213,11 @@ test("multipart: binary content in a field part is not a value", () => {
   const body = `${part('Content-Disposition: form-data; name="img"\r\nContent-Type: image/png', "\x89PNG\r\n\x1a\n")}--B--`;
   assert.deepEqual(parseMultipart(Buffer.from(body, "latin1"), "B", new Set()).fields, {});
 });
+
+test("multipart: an unnamed JSON part (multipart/related's document) gives its keys as fields", () => {
+  const body = `${part("Content-Type: application/json; charset=utf-8", '{"payload":"x","n":[1]}')}${part("Content-Type: image/png", "\x89PNG")}--B--`;
+  assert.deepEqual(parseMultipart(Buffer.from(body, "latin1"), "B", new Set()).fields, {
+    payload: ["x"],
+    n: [[1]],
+  });
+});

@@ -5,6 +5,7 @@
  * `multipart/mixed` of several files for one field) are read too, their fields under the outer
  * part's name, so nesting cannot hide a field or a file name.
  */
+import { kindOf } from "./content-type.ts";
 import { appendOwn, BODY_VALUE_LIMITS, capString, type Notes } from "./limits.ts";
 import { fieldValue, type PartHeaders, parsePartHeaders } from "./multipart-part.ts";
 
@@ -115,8 +116,20 @@ function readPart(part: Buffer, context: Context, depth: number, outerName?: str
   if (headers.filenames.some((filename) => filename !== "")) return;
   const value = fieldValue(body, headers, context.charset, context.notes);
   if (value === undefined) return;
+  if (headers.names.length === 0 && outerName === undefined && isJsonMap(value, headers)) {
+    // An unnamed JSON part is the document of a multipart/related body (a JSON:API or Google
+    // upload's metadata): its keys are the fields the backend reads.
+    for (const [key, item] of Object.entries(value)) appendOwn(context.out.fields, key, item);
+    return;
+  }
   for (const name of names) appendOwn(context.out.fields, name, value);
   if (names.includes("_charset_") && typeof value === "string") context.charset = value.trim();
+}
+
+function isJsonMap(value: unknown, headers: PartHeaders): value is Record<string, unknown> {
+  const essence = headers.contentType?.essence;
+  const json = essence !== undefined && kindOf(essence) === "json";
+  return json && typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Reads a part that is itself multipart; false when it is not (or nesting is too deep). */
