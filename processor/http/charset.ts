@@ -27,7 +27,11 @@ export function decodeText(bytes: Uint8Array, charset: string | undefined): stri
  * is `4C 6F A7 94`). Undefined for UTF-8 and anything else.
  */
 export function detectCharset(bytes: Uint8Array): string | undefined {
-  const [a, b, c, d] = bytes;
+  // Indexing, not destructuring: a typed array destructures through its iterator (slow).
+  const a = bytes[0];
+  const b = bytes[1];
+  const c = bytes[2];
+  const d = bytes[3];
   if (a === undefined || b === undefined) return undefined;
   if (a === 0 && b === 0 && c === 0 && d !== undefined && d !== 0) return "utf-32be";
   if (a !== 0 && b === 0 && c === 0 && d === 0) return "utf-32le";
@@ -50,7 +54,10 @@ interface Bom {
 }
 
 function bomOf(bytes: Uint8Array): Bom | undefined {
-  const [a, b, c, d] = bytes;
+  const a = bytes[0];
+  const b = bytes[1];
+  const c = bytes[2];
+  const d = bytes[3];
   if (a === 0xef && b === 0xbb && c === 0xbf) return { encoding: "utf-8", length: 3 };
   if (a === 0xff && b === 0xfe) {
     return c === 0 && d === 0

@@ -69,7 +69,10 @@ const GENERIC = new Set([
  */
 export function bodyInspection(contentType: string | undefined): "parse" | "sniff" | undefined {
   if (contentType === undefined || contentType.trim() === "") return "sniff";
-  const medias = parseMediaTypes(contentType);
+  return inspectionOf(parseMediaTypes(contentType));
+}
+
+function inspectionOf(medias: MediaType[]): "parse" | "sniff" | undefined {
   if (medias.some((media) => kindOf(media.essence) !== undefined)) return "parse";
   return medias.every((media) => GENERIC.has(media.essence)) ? "sniff" : undefined;
 }
@@ -80,10 +83,12 @@ export function bodyInspection(contentType: string | undefined): "parse" | "snif
  * `sniff` plan when the type says nothing (see {@link bodyInspection}); none when not inspected.
  */
 export function bodyPlans(contentType: string | undefined): BodyPlan[] {
-  const inspection = bodyInspection(contentType);
+  const medias = contentType === undefined ? [] : parseMediaTypes(contentType);
+  const inspection = contentType?.trim() ? inspectionOf(medias) : "sniff";
   if (inspection !== "parse") return inspection === "sniff" ? [{ kind: "sniff" }] : [];
+  if (medias.length === 1) return plansOf(medias[0] as MediaType).slice(0, MAX_PLANS);
   const plans: BodyPlan[] = [];
-  for (const media of parseMediaTypes(contentType ?? "")) {
+  for (const media of medias) {
     for (const plan of plansOf(media)) {
       const seen = plans.some((p) => p.kind === plan.kind && samePlan(p, plan));
       if (!seen && plans.length < MAX_PLANS) plans.push(plan);

@@ -103,17 +103,9 @@ function readArray(r: Reader, depth: number): unknown[] {
   const out: unknown[] = [];
   r.pos++;
   while (r.pos < r.text.length) {
-    skipSpace(r);
-    const c = r.text.charAt(r.pos);
-    if (c === "]" || c === "}") {
-      if (c === "}") r.malformed = true;
-      r.pos++;
-      return out;
-    }
-    if (c === ",") {
-      r.pos++;
-      continue;
-    }
+    const step = memberStart(r, "]");
+    if (step === "end") return out;
+    if (step === "next") continue;
     const from = r.pos;
     const item = out.length < maxContainerSize ? readValue(r, depth + 1) : skip(r, true);
     if (item !== NOTHING) out.push(item);
@@ -122,21 +114,30 @@ function readArray(r: Reader, depth: number): unknown[] {
   return out;
 }
 
+/**
+ * Before a member: consumes a closing bracket (`end`; a mismatched one closes too, as lenient
+ * parsers do) or an extra comma (`next`); `member` when a member starts here.
+ */
+function memberStart(r: Reader, close: string): "end" | "next" | "member" {
+  skipSpace(r);
+  const c = r.text.charAt(r.pos);
+  if (c === "}" || c === "]") {
+    if (c !== close) r.malformed = true;
+    r.pos++;
+    return "end";
+  }
+  if (c !== ",") return "member";
+  r.pos++;
+  return "next";
+}
+
 function readObject(r: Reader, depth: number): Record<string, unknown> {
   const map = createRepeatedMap();
   r.pos++;
   while (r.pos < r.text.length) {
-    skipSpace(r);
-    const c = r.text.charAt(r.pos);
-    if (c === "}" || c === "]") {
-      if (c === "]") r.malformed = true;
-      r.pos++;
-      return map.out;
-    }
-    if (c === ",") {
-      r.pos++;
-      continue;
-    }
+    const step = memberStart(r, "}");
+    if (step === "end") return map.out;
+    if (step === "next") continue;
     const from = r.pos;
     const key = readKey(r);
     if (key === undefined) return map.out; // a half-read key at the end of the text

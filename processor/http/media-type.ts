@@ -87,8 +87,12 @@ export function splitOutsideQuotes(text: string, separator: string): string[] {
 
 /** Index of the first `char` at or after `from` outside a quoted string; `text.length` if none. */
 function indexOutsideQuotes(text: string, char: string, from: number): number {
+  const at = text.indexOf(char, from);
+  const quote = text.indexOf('"', from);
+  // The usual value has no quote before the separator: native search only.
+  if (quote === -1 || (at !== -1 && at < quote)) return at === -1 ? text.length : at;
   let quoted = false;
-  for (let i = from; i < text.length; i++) {
+  for (let i = quote; i < text.length; i++) {
     const c = text.charAt(i);
     if (quoted && c === "\\") i++;
     else if (c === '"') quoted = !quoted;
@@ -125,22 +129,23 @@ const SECTION = /^(.+?)\*(\d{1,3})(\*?)$/;
 function joinParams(raw: Array<[string, string]>): Omit<ParameterizedValue, "head"> {
   const params = new Map<string, string>();
   const repeated: Array<[string, string]> = [];
-  const sections = new Map<string, string[]>();
   const add = (name: string, value: string) => {
     if (params.has(name)) repeated.push([name, value]);
     else params.set(name, value);
   };
+  let sections: Map<string, string[]> | undefined;
   for (const [name, value] of raw) {
-    const section = SECTION.exec(name);
+    const section = name.includes("*") ? SECTION.exec(name) : null;
     if (section) {
       const [, base = "", index = "0", extended] = section;
+      sections ??= new Map();
       const list = sections.get(base) ?? [];
       list[Number(index)] = extended ? extendedValue(value, index === "0") : value;
       sections.set(base, list);
     } else if (name.endsWith("*")) add(name.slice(0, -1), extendedValue(value, true));
     else add(name, value);
   }
-  for (const [name, list] of sections) add(name, list.join(""));
+  for (const [name, list] of sections ?? []) add(name, list.join(""));
   return { params, repeated };
 }
 

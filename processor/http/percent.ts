@@ -15,26 +15,56 @@ import { BODY_VALUE_LIMITS } from "./limits.ts";
 const MAX_VARIANT_INPUT = BODY_VALUE_LIMITS.maxStringLength * 9;
 
 /**
- * The other readings of a raw `component` whose WHATWG decoding is `decoded`, without repeats
- * and without the primary reading itself. Bounded: only the first characters that the WAF's
+ * The other readings of a raw form component (`+` still meaning space) whose WHATWG decoding is
+ * `decoded`, without repeats and without the primary reading itself. Three substring checks
+ * when there is nothing to add; otherwise bounded: only the first characters that the WAF's
  * string limit can keep are decoded.
  */
-export function percentVariants(rawComponent: string, rawDecoded: string): string[] {
-  const iis = rawComponent.includes("%u") || rawComponent.includes("%U");
-  const lax = rawDecoded.includes("\uFFFD");
-  const twice = rawDecoded.includes("%");
-  if (!iis && !lax && !twice) return [];
-  const component = rawComponent.slice(0, MAX_VARIANT_INPUT);
+export function percentVariants(rawComponent: string, rawDecoded: string): readonly string[] {
+  const shapes = escapeShapes(rawComponent);
+  if (shapes === 0) return NONE;
+  const spaced = rawComponent.includes("+") ? rawComponent.replaceAll("+", " ") : rawComponent;
+  const component = spaced.slice(0, MAX_VARIANT_INPUT);
   const decoded = rawDecoded.slice(0, MAX_VARIANT_INPUT);
   const out: string[] = [];
   const add = (variant: string) => {
     if (variant !== decoded && !out.includes(variant)) out.push(variant);
   };
-  if (iis && /%u[0-9a-f]{4}/i.test(component)) add(decodeIis(component));
-  if (lax) add(decodeUtf8Lax(percentBytes(component)));
-  if (twice && /%[0-9a-f]{2}/i.test(decoded)) add(decodeUtf8Lax(percentBytes(decoded)));
+  if (shapes & IIS && /%u[0-9a-f]{4}/i.test(component)) add(decodeIis(component));
+  if (shapes & NON_ASCII && decoded.includes("\uFFFD")) {
+    add(decodeUtf8Lax(percentBytes(component)));
+  }
+  if (shapes & TWICE && /%[0-9a-f]{2}/i.test(decoded)) add(decodeUtf8Lax(percentBytes(decoded)));
   return out;
 }
+
+const IIS = 1;
+const NON_ASCII = 2;
+const TWICE = 4;
+
+/**
+ * Which variants the escapes of `raw` make possible, in one pass over its `%` signs (ASCII
+ * escapes such as `%20` or `%3C`, the usual case, make none): `%u` (IIS), an escape of a byte
+ * above 0x7F (overlong UTF-8), `%25` or a `%` not followed by two hex digits (left for a second
+ * decoding).
+ */
+function escapeShapes(raw: string): number {
+  let shapes = 0;
+  for (let at = raw.indexOf("%"); at !== -1; at = raw.indexOf("%", at + 1)) {
+    const next = raw.charCodeAt(at + 1);
+    if (next === 0x75 || next === 0x55) {
+      shapes |= IIS;
+      continue;
+    }
+    const hi = hexValue(next);
+    const lo = hexValue(raw.charCodeAt(at + 2));
+    if (hi < 0 || lo < 0 || (hi === 2 && lo === 5)) shapes |= TWICE;
+    else if (hi >= 8) shapes |= NON_ASCII;
+  }
+  return shapes;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** Percent-decodes with a declared charset (the percent-encoded bytes are in that charset). */
 export function percentDecodeIn(component: string, charset: string): string {
@@ -59,9 +89,9 @@ export function percentBytes(input: string): Uint8Array {
   return out.subarray(0, j);
 }
 
-/** The value of an ASCII hex digit byte, or -1. */
+/** The value of an ASCII hex digit byte, or -1 (also for NaN, past the end of a string). */
 export function hexValue(byte: number | undefined): number {
-  if (byte === undefined) return -1;
+  if (byte === undefined || Number.isNaN(byte)) return -1;
   if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
   const lower = byte | 0x20;
   if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;

@@ -43,8 +43,12 @@ export function parseUrlEncoded(
   limits?: UrlEncodedLimits,
   charset?: string,
 ): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  const state: PairState = { out, keys: 0, limits, charset: utf8(charset) ? undefined : charset };
+  const state: PairState = {
+    out: {},
+    keys: 0,
+    limits,
+    charset: utf8(charset) ? undefined : charset,
+  };
   let start = 0;
   while (start <= raw.length) {
     let end = raw.indexOf("&", start);
@@ -52,19 +56,18 @@ export function parseUrlEncoded(
     if (end > start) {
       const pair = raw.slice(start, end);
       addPair(state, pair);
-      if (pair.includes(";"))
-        for (const part of pair.split(";")) if (part !== "") addPair(state, part);
+      if (pair.includes(";")) addSemicolonPairs(state, pair);
     }
     start = end + 1;
   }
-  return out;
+  return state.out;
 }
 
 interface PairState {
-  out: Record<string, string[]>;
+  readonly out: Record<string, string[]>;
   keys: number;
-  limits: UrlEncodedLimits | undefined;
-  charset: string | undefined;
+  readonly limits: UrlEncodedLimits | undefined;
+  readonly charset: string | undefined;
 }
 
 function addPair(state: PairState, pair: string): void {
@@ -72,14 +75,24 @@ function addPair(state: PairState, pair: string): void {
   const key = formDecode(eq === -1 ? pair : pair.slice(0, eq), state.charset);
   const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
   const value = formDecode(rawValue, state.charset);
-  if (!addValue(state, key, value) || !rawValue.includes("%")) return;
+  if (addValue(state, key, value) && rawValue.includes("%"))
+    addVariants(state, key, rawValue, value);
+}
+
+/** The other readings of a value with escapes (percent.ts), as more values of its key. */
+function addVariants(state: PairState, key: string, rawValue: string, value: string): void {
   // Browsers percent-encode UTF-8 whatever the page's charset: a declared charset is one
   // reading of the escapes, UTF-8 another.
   const utf8Value = state.charset === undefined ? value : formDecode(rawValue);
   if (utf8Value !== value) addValue(state, key, utf8Value);
-  for (const variant of percentVariants(rawValue.replaceAll("+", " "), utf8Value)) {
+  for (const variant of percentVariants(rawValue, utf8Value)) {
     if (variant !== value) addValue(state, key, variant);
   }
+}
+
+/** Python before 3.9.2, Tomcat and Rails have split pairs on `;` too. */
+function addSemicolonPairs(state: PairState, pair: string): void {
+  for (const part of pair.split(";")) if (part !== "") addPair(state, part);
 }
 
 /** Appends within the limits; false when the value was dropped. */

@@ -13,7 +13,11 @@ export type Compression = "gzip" | "deflate" | "zstd";
  * so text starting with `x` is not taken for zlib.
  */
 export function compressionOf(bytes: Uint8Array): Compression | undefined {
-  const [a, b, c, d] = bytes;
+  // Indexing, not destructuring: a typed array destructures through its iterator (slow).
+  const a = bytes[0];
+  const b = bytes[1];
+  const c = bytes[2];
+  const d = bytes[3];
   if (a === 0x1f && b === 0x8b && c === 0x08) return "gzip";
   if (a === 0x78 && (b === 0x01 || b === 0x5e || b === 0x9c || b === 0xda)) return "deflate";
   if (a === 0x28 && b === 0xb5 && c === 0x2f && d === 0xfd) return "zstd";

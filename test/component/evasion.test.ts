@@ -48,6 +48,12 @@ const utf16be = (s: string) => Buffer.from(s, "utf16le").swap16();
 const part = (boundary: string, headers: string, value: string) =>
   `--${boundary}\r\n${headers}\r\n\r\n${value}\r\n--${boundary}--\r\n`;
 const field = 'Content-Disposition: form-data; name="payload"';
+/** A form with one part. */
+const form = (headers: string, value: string) =>
+  post(json("multipart/form-data; boundary=B"), part("B", headers, value));
+/** A form whose one part is a nested multipart/mixed of one part. */
+const nestedForm = (outer: string, headers: string, value: string) =>
+  form(`${outer}\r\nContent-Type: multipart/mixed; boundary=C`, part("C", headers, value));
 
 /** EBCDIC (IBM037) for the few characters the form below needs. */
 function ibm037(text: string): Buffer {
@@ -134,56 +140,33 @@ const SHAPES: Shape[] = [
     name: "file name in a nested multipart/mixed part",
     status: 403,
     request: (a) =>
-      post(
-        json("multipart/form-data; boundary=B"),
-        part(
-          "B",
-          'Content-Disposition: form-data; name="files"\r\nContent-Type: multipart/mixed; boundary=C',
-          part(
-            "C",
-            `Content-Disposition: file; filename="${a ? "match-request-filename.php" : "a.txt"}"`,
-            "<?php",
-          ),
-        ),
+      nestedForm(
+        'Content-Disposition: form-data; name="files"',
+        `Content-Disposition: file; filename="${a ? "match-request-filename.php" : "a.txt"}"`,
+        "<?php",
       ),
   },
   {
     name: "field in a nested multipart/mixed part",
     status: 403,
-    request: (a) =>
-      post(
-        json("multipart/form-data; boundary=B"),
-        part(
-          "B",
-          `${field}\r\nContent-Type: multipart/mixed; boundary=C`,
-          part("C", "Content-Type: text/plain", BODY(a)),
-        ),
-      ),
+    request: (a) => nestedForm(field, "Content-Type: text/plain", BODY(a)),
   },
   {
     name: "part Content-Transfer-Encoding base64",
     status: 403,
     request: (a) =>
-      post(
-        json("multipart/form-data; boundary=B"),
-        part(
-          "B",
-          `${field}\r\nContent-Transfer-Encoding: base64`,
-          Buffer.from(BODY(a)).toString("base64"),
-        ),
+      form(
+        `${field}\r\nContent-Transfer-Encoding: base64`,
+        Buffer.from(BODY(a)).toString("base64"),
       ),
   },
   {
     name: "part Content-Transfer-Encoding quoted-printable",
     status: 403,
     request: (a) =>
-      post(
-        json("multipart/form-data; boundary=B"),
-        part(
-          "B",
-          `${field}\r\nContent-Transfer-Encoding: quoted-printable`,
-          `${BODY(a).slice(0, 5)}=\r\n=${BODY(a).charCodeAt(5).toString(16)}${BODY(a).slice(6)}`,
-        ),
+      form(
+        `${field}\r\nContent-Transfer-Encoding: quoted-printable`,
+        `${BODY(a).slice(0, 5)}=\r\n=${BODY(a).charCodeAt(5).toString(16)}${BODY(a).slice(6)}`,
       ),
   },
   {
