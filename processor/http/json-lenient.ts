@@ -73,8 +73,11 @@ export function readJsonLenient(text: string, notes: Notes): LenientJson {
   return { values, leftovers, duplicates: r.duplicates, malformed: r.malformed };
 }
 
-/** What a top-level JSON value starts with; anything else at the top level is a leftover. */
-const STARTS_VALUE = /[{["'\d-]/;
+/**
+ * What a top-level JSON value starts with; anything else at the top level is a leftover. Not a
+ * single quote: an XSSI prefix such as `)]}'` must not open a string that swallows the document.
+ */
+const STARTS_VALUE = /[{["\d-]/;
 
 /** Where a top-level leftover ends: where the next document (or string) may start. */
 const ROOT_STOP = /[{[\]}"]/;

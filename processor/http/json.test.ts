@@ -83,6 +83,12 @@ const evasions: Array<[string, string, unknown, string[]]> = [
   ],
   ["stray closing brackets", '{"a":"x"}]}', { a: "x" }, ["json-malformed"]],
   ["stray closing bracket first", ']{"a":"x"}', { a: "x" }, ["json-malformed"]],
+  [
+    "XSSI prefix",
+    ')]}\'\n{"a":"x"}',
+    { a: "x", "": [")", "'"] },
+    ["json-malformed", "json-multiple-values"],
+  ],
   ["mismatched closing bracket", '{"a":["x"}', { a: ["x"] }, ["json-malformed"]],
   ["comments", '{"a": /* c */ "x" // d\n}', { a: "x" }, ["json-malformed"]],
   ["single quotes and bare key", "{a: 'x', 'b': \"y\"}", { a: "x", b: "y" }, ["json-malformed"]],

@@ -6,6 +6,7 @@
  * - IIS `%uXXXX` escapes (`%u003C`), which ASP.NET and IIS decode;
  * - overlong UTF-8 (`%C0%BC` is `<`, `%C0%AF` is `/`): lax decoders (old Java, IIS, PHP's
  *   `utf8_decode` paths) accept it where WHATWG yields U+FFFD;
+ * - fullwidth and other compatibility characters (`%EF%BC%9C` is `＜`), folded to ASCII by NFKC;
  * - a declared form charset other than UTF-8 (`%E9` is `é` in Latin-1, `%3C%00` is `<` in UTF-16LE).
  */
 import { decodeText } from "./charset.ts";
@@ -31,8 +32,11 @@ export function percentVariants(rawComponent: string, rawDecoded: string): reado
     if (variant !== decoded && !out.includes(variant)) out.push(variant);
   };
   if (shapes & IIS && /%u[0-9a-f]{4}/i.test(component)) add(decodeIis(component));
-  if (shapes & NON_ASCII && decoded.includes("\uFFFD")) {
-    add(decodeUtf8Lax(percentBytes(component)));
+  if (shapes & NON_ASCII) {
+    if (decoded.includes("\uFFFD")) add(decodeUtf8Lax(percentBytes(component)));
+    // Fullwidth and compatibility forms (`％`, `＜`) that backends fold to ASCII: NFKC in
+    // Python and Java normalisers, Windows "best fit" conversions.
+    add(decoded.normalize("NFKC"));
   }
   if (shapes & TWICE && /%[0-9a-f]{2}/i.test(decoded)) add(decodeUtf8Lax(percentBytes(decoded)));
   return out;

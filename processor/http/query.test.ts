@@ -29,6 +29,8 @@ const queryCases: Array<[string, string, Record<string, string[]>]> = [
   ["overlong slash (IIS traversal)", "p=..%c0%af..", { p: ["..\uFFFD\uFFFD..", "../.."] }],
   ["three-byte overlong", "q=%E0%80%BCx", { q: ["\uFFFD\uFFFD\uFFFDx", "<x"] }],
   ["plain %25 without a second escape", "q=100%25", { q: ["100%"] }],
+  ["fullwidth characters folded by NFKC", "q=%EF%BC%84globals", { q: ["＄globals", "$globals"] }],
+  ["accented letters unchanged by NFKC", "q=caf%C3%A9", { q: ["café"] }],
   ["repeated keys keep all values", "x=1&x=2&x=3", { x: ["1", "2", "3"] }],
   ["empty value", "a=", { a: [""] }],
   ["no equals sign", "flag", { flag: [""] }],

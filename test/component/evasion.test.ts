@@ -327,6 +327,11 @@ const SHAPES: Shape[] = [
     request: (a) => get(`/search?q=%u00${a ? "24" : "25"}globals`),
   },
   {
+    name: "query fullwidth character folded by NFKC",
+    status: 403,
+    request: (a) => get(`/search?q=%EF%BC%${a ? "84" : "85"}globals`),
+  },
+  {
     name: "cookie value percent-encoded",
     status: 418,
     request: (a) => get("/", [["cookie", `c=jdfoSDGFkivRG%5F${a ? "234" : "999"}`]]),
