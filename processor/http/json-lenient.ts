@@ -80,11 +80,11 @@ export function readJsonLenient(text: string, notes: Notes): LenientJson {
 const STARTS_VALUE = /[{["\d-]/;
 
 /** Where a top-level leftover ends: where the next document (or string) may start. */
-const ROOT_STOP = /[{[\]}"]/;
+const ROOT_STOP = /[^{[\]}"]*/y;
 /** Where a bare value ends inside a container. */
-const VALUE_STOP = /[,}\]\n\r]/;
+const VALUE_STOP = /[^,}\]\n\r]*/y;
 /** Where a bare key ends. */
-const KEY_STOP = /[:,{}[\]\s]/;
+const KEY_STOP = /[^:,{}[\]\s]*/y;
 
 function readValue(r: Reader, depth: number): Read {
   skipSpace(r);
@@ -109,8 +109,12 @@ function readArray(r: Reader, depth: number): unknown[] {
     const step = memberStart(r, "]");
     if (step === "end") return out;
     if (step === "next") continue;
+    if (out.length === maxContainerSize) {
+      skipRest(r);
+      return out;
+    }
     const from = r.pos;
-    const item = out.length < maxContainerSize ? readValue(r, depth + 1) : skip(r, true);
+    const item = readValue(r, depth + 1);
     if (item !== NOTHING) out.push(item);
     afterMember(r, from);
   }
@@ -141,10 +145,14 @@ function readObject(r: Reader, depth: number): Record<string, unknown> {
     const step = memberStart(r, "}");
     if (step === "end") return map.out;
     if (step === "next") continue;
+    if (map.keys === maxContainerSize) {
+      skipRest(r);
+      return map.out;
+    }
     const from = r.pos;
     const key = readKey(r);
     if (key === undefined) return map.out; // a half-read key at the end of the text
-    const value = readMemberValue(r, depth, map.keys < maxContainerSize);
+    const value = readMemberValue(r, depth);
     // A repeated key keeps every value: first-wins and last-wins backends are both covered.
     if (value !== NOTHING && !addRepeated(map, key, value, r.notes)) r.duplicates = true;
     afterMember(r, from);
@@ -153,11 +161,10 @@ function readObject(r: Reader, depth: number): Record<string, unknown> {
 }
 
 /** The value after a key: `null` when the text ends before it (a cut body). */
-function readMemberValue(r: Reader, depth: number, keep: boolean): Read {
+function readMemberValue(r: Reader, depth: number): Read {
   skipSpace(r);
   if (r.text.charAt(r.pos) === ":") r.pos++;
   else if (r.pos < r.text.length) r.malformed = true;
-  if (!keep) return skip(r, true);
   skipSpace(r);
   if (r.pos >= r.text.length) return null;
   const value = readValue(r, depth + 1);
@@ -186,32 +193,38 @@ function readKey(r: Reader): string | undefined {
   return r.pos >= r.text.length ? undefined : key;
 }
 
-/** Skips a value without building it; `cut` notes a container cut at its size limit. */
-function skip(r: Reader, cut: boolean): typeof NOTHING {
-  if (cut) r.notes.add("container-truncated");
-  skipSpace(r);
-  const c = r.text.charAt(r.pos);
-  if (c === "{" || c === "[") skipContainer(r);
-  else if (c === '"' || c === "'") {
-    const end = stringEnd(r.text, r.pos, c);
-    r.pos = end === -1 ? r.text.length : end;
-  } else readBareWord(r, VALUE_STOP);
-  return NOTHING;
+/**
+ * Skips the rest of a container cut at its size limit, up to and including its closing bracket:
+ * one native search per bracket or quote, nothing built.
+ */
+function skipRest(r: Reader): void {
+  r.notes.add("container-truncated");
+  skipContainer(r, 1);
 }
 
-/** Skips a whole container, iteratively: nesting depth costs nothing here. */
-function skipContainer(r: Reader): void {
-  let depth = 0;
+const STRUCTURE = /[{}[\]"]/g;
+
+/**
+ * Skips a container from inside it at `depth` (0: at its opening bracket), iteratively: nesting
+ * depth costs nothing here. Only double quotes delimit strings here: an apostrophe in a bare
+ * word of the skipped part must not swallow what follows the container.
+ */
+function skipContainer(r: Reader, depth = 0): void {
+  let level = depth;
   while (r.pos < r.text.length) {
-    const c = r.text.charAt(r.pos);
-    if (c === '"' || c === "'") {
-      const end = stringEnd(r.text, r.pos, c);
-      r.pos = end === -1 ? r.text.length : end;
-      continue;
+    // Jump to the next bracket or quote natively; everything between them is skipped.
+    STRUCTURE.lastIndex = r.pos;
+    const c = STRUCTURE.exec(r.text)?.[0];
+    if (c === undefined) {
+      r.pos = r.text.length;
+      return;
     }
-    r.pos++;
-    if (c === "{" || c === "[") depth++;
-    else if ((c === "}" || c === "]") && --depth === 0) return;
+    r.pos = STRUCTURE.lastIndex;
+    if (c === '"') {
+      const end = stringEnd(r.text, r.pos - 1);
+      r.pos = end === -1 ? r.text.length : end;
+    } else if (c === "{" || c === "[") level++;
+    else if (--level === 0) return;
   }
 }
 
@@ -247,10 +260,11 @@ function scalarValue(token: string): unknown {
   return Number.isFinite(value) ? value : token;
 }
 
-/** Text up to `stop` (or the end), trimmed and capped. */
-function readBareWord(r: Reader, stop: RegExp): string {
+/** The run of text `run` (a sticky negated class) matches at the position, trimmed and capped. */
+function readBareWord(r: Reader, run: RegExp): string {
   const start = r.pos;
-  while (r.pos < r.text.length && !stop.test(r.text.charAt(r.pos))) r.pos++;
+  run.lastIndex = start;
+  r.pos += run.exec(r.text)?.[0].length ?? 0;
   if (r.pos === start && r.pos < r.text.length) r.pos++;
   return capString(r.text.slice(start, r.pos).trim(), r.notes);
 }
@@ -295,7 +309,8 @@ export function stringEnd(text: string, start: number, quote = '"'): number {
 function skipSpace(r: Reader): void {
   const { text } = r;
   for (;;) {
-    while (r.pos < text.length && " \t\n\r".includes(text.charAt(r.pos))) r.pos++;
+    let c = text.charCodeAt(r.pos);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++r.pos);
     if (text.charAt(r.pos) !== "/") return;
     const next = text.charAt(r.pos + 1);
     if (next !== "/" && next !== "*") return;

@@ -73,10 +73,12 @@ interface PairState {
 function addPair(state: PairState, pair: string): void {
   const eq = pair.indexOf("=");
   const key = formDecode(eq === -1 ? pair : pair.slice(0, eq), state.charset);
+  // Past the limits, a pair costs its key's decoding only.
+  if (!admits(state, key)) return;
   const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
   const value = formDecode(rawValue, state.charset);
-  if (addValue(state, key, value) && rawValue.includes("%"))
-    addVariants(state, key, rawValue, value);
+  addValue(state, key, value);
+  if (rawValue.includes("%")) addVariants(state, key, rawValue, value);
 }
 
 /** The other readings of a value with escapes (percent.ts), as more values of its key. */
@@ -95,17 +97,22 @@ function addSemicolonPairs(state: PairState, pair: string): void {
   for (const part of pair.split(";")) if (part !== "") addPair(state, part);
 }
 
-/** Appends within the limits; false when the value was dropped. */
-function addValue(state: PairState, key: string, value: string): boolean {
+/** Whether one more value of `key` fits the limits (noted when it does not). */
+function admits(state: PairState, key: string): boolean {
   const { out, limits } = state;
-  const existing = Object.hasOwn(out, key) ? out[key] : undefined;
-  if (limits && !admit(existing, state.keys, limits)) {
-    limits.notes.add("container-truncated");
-    return false;
+  if (!limits || admit(Object.hasOwn(out, key) ? out[key] : undefined, state.keys, limits)) {
+    return true;
   }
-  if (!existing) state.keys++;
+  limits.notes.add("container-truncated");
+  return false;
+}
+
+/** Appends `value` to `key` within the limits. */
+function addValue(state: PairState, key: string, value: string): void {
+  if (!admits(state, key)) return;
+  const { out, limits } = state;
+  if (!Object.hasOwn(out, key)) state.keys++;
   appendOwn(out, key, limits ? capString(value, limits.notes) : value);
-  return true;
 }
 
 function admit(existing: string[] | undefined, keys: number, limits: UrlEncodedLimits): boolean {
