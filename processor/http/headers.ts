@@ -45,6 +45,19 @@ export function withoutHeader(
   return out;
 }
 
+/**
+ * `headers` where every name with an underscore also gives its values to the name with dashes:
+ * CGI-style backends (PHP, WSGI, Rack) read `User_Agent` and `User-Agent` both as
+ * `HTTP_USER_AGENT`, and Envoy passes underscores by default, so a rule on `user-agent` must see
+ * `user_agent` too. The underscored name stays as well. Costs one search per name otherwise.
+ */
+export function withUnderscoreAliases(headers: Record<string, string[]>): Record<string, string[]> {
+  for (const [key, values] of Object.entries(headers)) {
+    if (key.includes("_")) appendAll(headers, key.replaceAll("_", "-"), values);
+  }
+  return headers;
+}
+
 function appendAll(out: Record<string, string[]>, key: string, values: string[]): void {
   for (const value of values) appendOwn(out, key, value);
 }

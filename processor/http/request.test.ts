@@ -120,6 +120,22 @@ test("request: repeated Content-Encoding and Content-Type lines are joined, not 
   assert.equal(r.contentEncoding, "gzip, br");
 });
 
+test("request: a header name with underscores also counts under its dashed name (CGI backends)", () => {
+  const r = request([
+    ["user_agent", "sqlmap/1.7"],
+    ["User-Agent", "Mozilla"],
+    ["x_a_b", "1"],
+  ]);
+  assert.deepEqual(r.headers["user-agent"], ["Mozilla", "sqlmap/1.7"]);
+  assert.deepEqual(r.headers.user_agent, ["sqlmap/1.7"]);
+  assert.deepEqual(r.headers["x-a-b"], ["1"]);
+});
+
+test("request: underscores do not change the client IP headers", () => {
+  const r = request([["x_forwarded_for", "1.2.3.4"]], { remoteAddress: "10.0.0.1:5" });
+  assert.notEqual(r.clientIp, "1.2.3.4");
+});
+
 test("response: repeated Content-Encoding lines are joined", () => {
   const result = responseFromHeaders(
     entries([

@@ -8,6 +8,7 @@ import {
   joinedValue,
   splitHeaders,
   withoutHeader,
+  withUnderscoreAliases,
 } from "./headers.ts";
 import { parseIp } from "./ip.ts";
 import { parseQuery } from "./query.ts";
@@ -26,7 +27,10 @@ export interface HttpRequest {
   path: string;
   /** Decoded query string (see {@link parseQuery}); `{}` when there is none. */
   query: Record<string, string[]>;
-  /** Lower-cased names → values, without pseudo-headers and `cookie`; `host` = the authority. */
+  /**
+   * Lower-cased names → values, without pseudo-headers and `cookie`; `host` = the authority. A
+   * name with `_` also lends its values to the `-` name (see withUnderscoreAliases).
+   */
   headers: Record<string, string[]>;
   /** Every `cookie` header parsed (see {@link parseCookies}); `{}` when there is none. */
   cookies: Record<string, string[]>;
@@ -89,7 +93,7 @@ export function requestFromHeaders(
   if (method === undefined) return missing(":method");
   if (rawUri === undefined) return missing(":path");
   const authority = pseudo.get(":authority") ?? firstValue(all, "host") ?? "";
-  const headers = withoutHeader(all, "cookie");
+  const headers = withUnderscoreAliases(withoutHeader(all, "cookie"));
   // The WAF's host header is the authority, as in the Go reference (§6.4).
   if (authority !== "") headers.host = [authority];
   const request: HttpRequest = {

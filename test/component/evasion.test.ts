@@ -332,6 +332,11 @@ const SHAPES: Shape[] = [
     request: (a) => get(`/search?q=%EF%BC%${a ? "84" : "85"}globals`),
   },
   {
+    name: "header name with underscores (CGI backends read it as the dashed one)",
+    status: 403,
+    request: (a) => get("/", [["user_agent", a ? "dd-test-scanner-log-block" : "Mozilla/5.0"]]),
+  },
+  {
     name: "cookie value percent-encoded",
     status: 418,
     request: (a) => get("/", [["cookie", `c=jdfoSDGFkivRG%5F${a ? "234" : "999"}`]]),
