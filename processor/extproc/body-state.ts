@@ -45,8 +45,10 @@ export function isInspectable(meta: BodyMeta, limit: number): boolean {
 
 /** A fresh body state for `meta`, bounded by `limit` bytes, for a body asked for in `mode`. */
 export function createBodyState(meta: BodyMeta, limit: number, mode: BodyMode): BodyState {
+  // A sniffed upload that turns out to be an image or an archive is not held to the limit.
+  const stopOnBinary = bodyInspection(meta.contentType) === "sniff";
   return {
-    buffer: createBodyBuffer(limit),
+    buffer: createBodyBuffer(limit, { stopOnBinary }),
     reserved: 0,
     cut: false,
     contentType: meta.contentType,

@@ -16,6 +16,8 @@ import {
   type HeaderList,
   type HttpRequest,
 } from "../support/envoy/index.ts";
+import { exchange, openStream } from "../support/grpc-client.ts";
+import { headerList, kindOf, requestBody, requestHeaders } from "../support/messages.ts";
 import { startWafServer, TEST_RULES, type WafServer } from "../support/waf-server.ts";
 
 /** A request shape, built with the payload (attack) or without it (benign twin). */
@@ -394,6 +396,26 @@ describe("detection under evasion (issue 14)", () => {
       assert.equal(result.reachedUpstream, true);
     });
   }
+
+  test("an upload with no type that starts like an image is not held: its bytes are released at once", async () => {
+    const stream = openStream(waf.client);
+    await exchange(stream, requestHeaders(headerList("PUT", "/files/a"), false));
+    const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(4096, 7)]);
+    assert.equal(kindOf(await exchange(stream, requestBody(png, false))), "requestBody");
+    assert.equal(waf.bodyBudget.used, 0);
+    assert.equal(kindOf(await exchange(stream, requestBody(png, true))), "requestBody");
+    stream.cancel();
+  });
+
+  test("an upload with no type that is text is held until its end, to be sniffed", async () => {
+    const stream = openStream(waf.client);
+    await exchange(stream, requestHeaders(headerList("PUT", "/files/a"), false));
+    await exchange(stream, requestBody('{"payload":', false));
+    assert.equal(waf.bodyBudget.used, 11);
+    const reply = await exchange(stream, requestBody('"match-request-body"}', true));
+    assert.equal(kindOf(reply), "immediateResponse");
+    assert.equal(waf.bodyBudget.used, 0);
+  });
 
   for (const [name, headers, body] of UPLOADS) {
     test(`passes-binary-upload: ${name}`, async () => {
