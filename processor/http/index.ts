@@ -5,7 +5,7 @@
 
 export type { BodyParseResult, BodySkipReason, ParseBodyOptions } from "./body.ts";
 export { parseBody } from "./body.ts";
-export type { BodyBuffer } from "./body-buffer.ts";
+export type { BodyBuffer, BodyBufferOptions } from "./body-buffer.ts";
 export { createBodyBuffer } from "./body-buffer.ts";
 export type { ClientIpOptions } from "./client-ip.ts";
 export { CLIENT_IP_HEADERS, clientIpFromHeaders } from "./client-ip.ts";
