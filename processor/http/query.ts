@@ -5,7 +5,7 @@
  * character of the primary reading, as in browsers (the Go reference drops pairs that contain one,
  * which hides them from the WAF's query address).
  */
-import { appendOwn, BODY_VALUE_LIMITS, capString, type Notes } from "./limits.ts";
+import { BODY_VALUE_LIMITS, capString, type Notes, setOwn } from "./limits.ts";
 import { percentBytes, percentDecodeIn, percentVariants } from "./percent.ts";
 
 /** Caps applied while parsing a form body; the query string is parsed without them. */
@@ -73,11 +73,12 @@ interface PairState {
 function addPair(state: PairState, pair: string): void {
   const eq = pair.indexOf("=");
   const key = formDecode(eq === -1 ? pair : pair.slice(0, eq), state.charset);
+  const existing = Object.hasOwn(state.out, key) ? state.out[key] : undefined;
   // Past the limits, a pair costs its key's decoding only.
-  if (!admits(state, key)) return;
+  if (!fits(state, existing)) return;
   const rawValue = eq === -1 ? "" : pair.slice(eq + 1);
   const value = formDecode(rawValue, state.charset);
-  addValue(state, key, value);
+  push(state, key, existing, value);
   if (rawValue.includes("%")) addVariants(state, key, rawValue, value);
 }
 
@@ -97,22 +98,27 @@ function addSemicolonPairs(state: PairState, pair: string): void {
   for (const part of pair.split(";")) if (part !== "") addPair(state, part);
 }
 
-/** Whether one more value of `key` fits the limits (noted when it does not). */
-function admits(state: PairState, key: string): boolean {
-  const { out, limits } = state;
-  if (!limits || admit(Object.hasOwn(out, key) ? out[key] : undefined, state.keys, limits)) {
-    return true;
-  }
+/** Whether one more value fits the limits, `existing` being the key's values (noted if not). */
+function fits(state: PairState, existing: string[] | undefined): boolean {
+  const { limits } = state;
+  if (!limits || admit(existing, state.keys, limits)) return true;
   limits.notes.add("container-truncated");
   return false;
 }
 
 /** Appends `value` to `key` within the limits. */
 function addValue(state: PairState, key: string, value: string): void {
-  if (!admits(state, key)) return;
-  const { out, limits } = state;
-  if (!Object.hasOwn(out, key)) state.keys++;
-  appendOwn(out, key, limits ? capString(value, limits.notes) : value);
+  const existing = Object.hasOwn(state.out, key) ? state.out[key] : undefined;
+  if (fits(state, existing)) push(state, key, existing, value);
+}
+
+function push(state: PairState, key: string, existing: string[] | undefined, value: string): void {
+  const kept = state.limits ? capString(value, state.limits.notes) : value;
+  if (existing) existing.push(kept);
+  else {
+    state.keys++;
+    setOwn(state.out, key, [kept]);
+  }
 }
 
 function admit(existing: string[] | undefined, keys: number, limits: UrlEncodedLimits): boolean {
