@@ -70,3 +70,24 @@ test("body buffer: bytes() is stable across calls and appends", () => {
   assert.equal(text(buffer.bytes()), "abcd");
   assert.equal(text(buffer.bytes()), "abcd");
 });
+
+test("body buffer: a sniffed body that starts like a known binary stops at once", () => {
+  const buffer = createBodyBuffer(1024, { stopOnBinary: true });
+  buffer.append(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a]));
+  assert.equal(buffer.truncated, false, "too few bytes to tell yet");
+  buffer.append(Uint8Array.from([0x1a, 0x0a, 0, 0, 0, 0x0d]));
+  assert.equal(buffer.truncated, true);
+  assert.equal(buffer.size, 12);
+  buffer.append(new Uint8Array(100));
+  assert.equal(buffer.size, 12, "nothing more is kept");
+  assert.equal(buffer.received, 112);
+});
+
+test("body buffer: a sniffed body of text keeps going", () => {
+  const buffer = createBodyBuffer(1024, { stopOnBinary: true });
+  const json = bytes('{"a":"<script>alert(1)</script>"}');
+  buffer.append(json);
+  buffer.append(bytes("more"));
+  assert.equal(buffer.truncated, false);
+  assert.equal(buffer.size, json.length + 4);
+});

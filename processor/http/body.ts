@@ -1,37 +1,39 @@
-/** Body parsing by content type, into the plain structure the WAF expects. */
-import { codingsOf, decodeContent } from "./content-encoding.ts";
-import {
-  type BodyKind,
-  bodyKindFromContentType,
-  decodeText,
-  parseMediaType,
-} from "./content-type.ts";
-import { parseJsonText } from "./json.ts";
-import { BODY_VALUE_LIMITS, capString, type Notes } from "./limits.ts";
-import { parseMultipart } from "./multipart.ts";
-import { formLimits, parseUrlEncoded } from "./query.ts";
-import { parseXmlText } from "./xml.ts";
+/**
+ * Body parsing into the plain structure the WAF expects. Where the headers allow more than one
+ * reading of the bytes (repeated or generic content types, codings the bytes disagree with,
+ * charsets, repeated parameters), every reading is inspected, combined into one value (see
+ * combineReadings).
+ */
+import { isDeepStrictEqual } from "node:util";
+import { combineReadings } from "./combine.ts";
+import { codingsOf, decodeContent, needsDecoding } from "./content-encoding.ts";
+import { type BodyPlan, bodyPlans } from "./content-type.ts";
+import type { Notes } from "./limits.ts";
+import { readPlan } from "./readings.ts";
 
 /** Why a body was not analysed. */
 export type BodySkipReason =
   /** No bytes (after decoding). */
   | "empty-body"
-  /** The content type is missing or not inspectable (see bodyKindFromContentType). */
+  /**
+   * The content type is not inspectable (see bodyInspection), or a body whose type says nothing
+   * is binary or sniffs as nothing the WAF reads.
+   */
   | "unsupported-content-type"
-  /** A content coding other than gzip, x-gzip, deflate, br or identity, or more than 3 layers. */
+  /** Binary bytes under an unknown content coding, or more than 3 layers. */
   | "unsupported-encoding"
-  /** The compressed data was corrupt before any output. */
+  /** The compressed data was corrupt before any output, and the bytes are not text. */
   | "decompression-failed"
-  /** `multipart/form-data` without a `boundary` parameter. */
+  /** A multipart body without a `boundary` parameter. */
   | "multipart-no-boundary"
   /** The body parsed to nothing inspectable (an XML body of only comments). */
   | "no-content";
 
 /** Options of {@link parseBody}. */
 export interface ParseBodyOptions {
-  /** The `content-type` header value. */
+  /** The `content-type` header value (repeated lines joined with commas). */
   contentType?: string;
-  /** The `content-encoding` header value. */
+  /** The `content-encoding` header value (repeated lines joined with commas). */
   contentEncoding?: string;
   /** The body was cut at the limit (from the body buffer): parse leniently. */
   truncated: boolean;
@@ -40,9 +42,11 @@ export interface ParseBodyOptions {
 }
 
 /**
- * A parsed body. `notes` says what was cut or repaired (`body-truncated`, `json-repaired`,
+ * A parsed body. `notes` says what was cut, repaired, guessed or read twice (`body-truncated`,
+ * `json-repaired`, `json-duplicate-keys`, `json-multiple-values`, `json-malformed`,
  * `json-malformed-as-text`, `depth-truncated`, `container-truncated`, `string-truncated`,
- * `multipart-unterminated`, `xml-malformed`, `xml-unclosed`, `xml-doctype-ignored`, `decoded`...).
+ * `multipart-unterminated`, `multipart-nested`, `xml-malformed`, `decoded`, `coding-ignored`,
+ * `coding-sniffed:<coding>`, `charset-detected:<charset>`, `sniffed:<kind>`, `read-as:<kind>`...).
  * `filenames` is set for multipart bodies only.
  */
 export type BodyParseResult =
@@ -51,81 +55,65 @@ export type BodyParseResult =
 
 /**
  * Parses a body for the WAF. Content codings are undone first, bounded by `limit`, which is why
- * this is asynchronous (see decodeContent). Value shapes by kind:
- * - json: the parsed value (cut to the WAF limits); malformed text that cannot be repaired is
- *   passed as one string, so the WAF still sees it;
+ * this is asynchronous (see decodeContent); a clean body with no coding is read at once. Value
+ * shapes by kind:
+ * - json: the parsed value (cut to the WAF limits); malformed text is read leniently and passed
+ *   as text too, so the WAF still sees it;
  * - urlencoded: `Record<string, string[]>`, decoded like the query string;
- * - multipart: `Record<string, string[]>` of text fields, with file names in `filenames`;
+ * - multipart: `Record<string, unknown[]>` of fields, with file names in `filenames`;
  * - xml: an XmlElement tree (`{ attributes?, children? }`);
- * - text: the string.
- * Never throws and never rejects.
+ * - text: the string (and the JSON, XML or form it holds, if it looks like one);
+ * - no type or `application/octet-stream`: the JSON, XML or form the bytes sniff as.
+ * Several readings are combined into one value (combine.ts). Never throws and never rejects.
  */
 export async function parseBody(
   bytes: Uint8Array,
   options: ParseBodyOptions,
 ): Promise<BodyParseResult> {
-  if (codingsOf(options.contentEncoding).length === 0) return parseDecodedBody(bytes, options);
-  if (bodyKindFromContentType(options.contentType) === undefined) {
-    return { ok: false, reason: "unsupported-content-type" };
+  const plans = bodyPlans(options.contentType);
+  if (plans.length === 0) return { ok: false, reason: "unsupported-content-type" };
+  if (!needsDecoding(bytes, options.contentEncoding)) {
+    return readBody(bytes, plans, options.truncated, []);
   }
   const decoded = await decodeContent(bytes, options.contentEncoding, options.limit);
   if (!decoded.ok) return decoded;
-  const truncated = options.truncated || decoded.truncated;
-  const result = parseDecodedBody(decoded.bytes, { ...options, truncated });
-  return result.ok ? { ...result, notes: ["decoded", ...result.notes] } : result;
+  const declared = codingsOf(options.contentEncoding).length > 0;
+  const ignored = decoded.notes.includes("coding-ignored");
+  const notes = declared && !ignored ? ["decoded", ...decoded.notes] : decoded.notes;
+  return readBody(decoded.bytes, plans, options.truncated || decoded.truncated, notes);
 }
 
-/**
- * {@link parseBody} for bytes that carry no content coding (`contentEncoding` is ignored).
- * Synchronous.
- */
-export function parseDecodedBody(bytes: Uint8Array, options: ParseBodyOptions): BodyParseResult {
-  const kind = bodyKindFromContentType(options.contentType);
-  if (kind === undefined) return { ok: false, reason: "unsupported-content-type" };
-  const params = parseMediaType(options.contentType ?? "")?.params;
-  const boundary = params?.get("boundary");
-  if (kind === "multipart" && !boundary) return { ok: false, reason: "multipart-no-boundary" };
-  if (bytes.byteLength === 0) return { ok: false, reason: "empty-body" };
-  const notes: Notes = new Set(options.truncated ? ["body-truncated"] : []);
-  const charset = params?.get("charset");
-  if (kind === "multipart") {
-    const { fields, filenames } = parseMultipart(bytes, boundary ?? "", notes);
-    return { ok: true, value: fields, notes: [...notes], filenames };
-  }
-  const value = parseByKind(kind, bytes, charset, options.truncated, notes);
-  if (value === undefined) return { ok: false, reason: "no-content" };
-  return { ok: true, value, notes: [...notes] };
-}
-
-function parseByKind(
-  kind: Exclude<BodyKind, "multipart">,
+function readBody(
   bytes: Uint8Array,
-  charset: string | undefined,
+  plans: BodyPlan[],
   truncated: boolean,
-  notes: Notes,
-): unknown {
-  switch (kind) {
-    case "json":
-      return jsonValue(decodeText(bytes, charset), truncated, notes);
-    case "urlencoded":
-      return parseUrlEncoded(decodeText(bytes, charset), formLimits(notes));
-    case "xml":
-      return parseXmlText(decodeText(bytes, charset), notes);
-    case "text":
-      return textValue(bytes, charset, notes);
+  first: string[],
+): BodyParseResult {
+  if (bytes.byteLength === 0) return { ok: false, reason: "empty-body" };
+  const notes: Notes = new Set([...first, ...(truncated ? ["body-truncated"] : [])]);
+  const values: unknown[] = [];
+  let filenames: string[] | undefined;
+  for (const plan of plans) {
+    const reading = readPlan(bytes, plan, truncated, notes);
+    for (const value of reading.values) addReading(values, value);
+    if (reading.filenames) filenames = union(filenames ?? [], reading.filenames);
   }
+  if (values.length === 0) return { ok: false, reason: skipReason(plans) };
+  const value = combineReadings(values, notes);
+  return { ok: true, value, notes: [...notes], ...(filenames ? { filenames } : {}) };
 }
 
-function jsonValue(text: string, truncated: boolean, notes: Notes): unknown {
-  const parsed = parseJsonText(text, truncated, notes);
-  if (parsed) return parsed.value;
-  notes.add("json-malformed-as-text");
-  return capString(text, notes);
+/** Adds a reading unless an equal one is there (two charsets may read ASCII the same). */
+function addReading(values: unknown[], value: unknown): void {
+  if (values.length > 0 && values.some((v) => isDeepStrictEqual(v, value))) return;
+  values.push(value);
 }
 
-/** Decodes only what the string limit can keep: a 10 MB line costs 16 KiB of decoding. */
-function textValue(bytes: Uint8Array, charset: string | undefined, notes: Notes): string {
-  const max = BODY_VALUE_LIMITS.maxStringLength * 4;
-  if (bytes.byteLength > max) notes.add("string-truncated");
-  return capString(decodeText(bytes.subarray(0, max), charset), notes);
+function union(a: string[], b: string[]): string[] {
+  return [...a, ...b.filter((item) => !a.includes(item))];
+}
+
+function skipReason(plans: BodyPlan[]): BodySkipReason {
+  if (plans.every((plan) => plan.kind === "multipart")) return "multipart-no-boundary";
+  return plans.every((plan) => plan.kind === "sniff") ? "unsupported-content-type" : "no-content";
 }

@@ -1,4 +1,7 @@
-/** Bounded decompression of `Content-Encoding: gzip | deflate | br` bodies. */
+/**
+ * Bounded undoing of content codings: the declared ones (`Content-Encoding: gzip, br`, on one line
+ * or several), and the ones the bytes show when the declaration disagrees with them.
+ */
 
 import type { Transform } from "node:stream";
 import {
@@ -7,23 +10,63 @@ import {
   createGunzip,
   createInflate,
   createInflateRaw,
+  createZstdDecompress,
 } from "node:zlib";
 import { createBodyBuffer } from "./body-buffer.ts";
+import { isWideText } from "./charset.ts";
+import { compressionOf, isKnownBinary, looksBinary } from "./sniff.ts";
 
-/** Result of {@link decodeContent}. */
+/** Result of {@link decodeContent}; `notes` says which codings were guessed or ignored. */
 export type DecodeResult =
-  | { ok: true; bytes: Uint8Array; truncated: boolean }
+  | { ok: true; bytes: Uint8Array; truncated: boolean; notes: string[] }
   | { ok: false; reason: "unsupported-encoding" | "decompression-failed" };
 
-const SUPPORTED = new Set(["gzip", "x-gzip", "deflate", "br"]);
+type Coding = "gzip" | "deflate" | "br" | "zstd";
 
-/** At most this many stacked encodings (`gzip, br`) are undone. */
+const CODINGS: Record<string, Coding> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+  br: "br",
+  zstd: "zstd",
+};
+
+/** At most this many stacked encodings (`gzip, br`), declared and sniffed together, are undone. */
 const MAX_LAYERS = 3;
 
+/** Leading bytes checked for binary content before a brotli guess (see {@link needsDecoding}). */
+const QUICK_SNIFF_BYTES = 64;
+
 /**
- * Undoes the content codings listed in `contentEncoding` (last applied first), keeping at most
- * `limit` bytes of output: the decoder is stopped as soon as the limit is passed, so a
- * decompression bomb costs about `limit` bytes of work and memory, and the output is then
+ * True when {@link decodeContent} has work to do: a coding is declared, the bytes start with a
+ * compression signature, or they start with bytes text never has (brotli has no signature).
+ * Constant cost: a clean text body is recognised from its first bytes.
+ */
+export function needsDecoding(bytes: Uint8Array, contentEncoding: string | undefined): boolean {
+  if (codingsOf(contentEncoding).length > 0 || compressionOf(bytes) !== undefined) return true;
+  return mayBeBrotli(bytes);
+}
+
+/** Text in any encoding, as far as the first bytes tell. */
+function isText(bytes: Uint8Array): boolean {
+  return !looksBinary(bytes) || isWideText(bytes);
+}
+
+/** Brotli has no signature: bytes that are neither text nor a known binary format may be it. */
+function mayBeBrotli(bytes: Uint8Array): boolean {
+  return looksBinary(bytes, QUICK_SNIFF_BYTES) && !isKnownBinary(bytes) && !isWideText(bytes);
+}
+
+/**
+ * Undoes the content codings listed in `contentEncoding` (last applied first), then any coding the
+ * bytes still show (a gzip, zlib or zstd signature, or binary bytes that decode as brotli): a
+ * backend that sniffs, or an upstream that decompresses, reads the decoded payload even when it was
+ * declared `identity` or not at all. A declared coding that the bytes do not carry (plain text
+ * sent as `gzip`, an unknown coding) leaves the bytes as they are, since a backend that ignores the
+ * header reads them so; binary bytes under an unknown coding stay unsupported.
+ *
+ * At most `limit` bytes of output are kept: the decoder is stopped as soon as the limit is passed,
+ * so a decompression bomb costs about `limit` bytes of work and memory, and the output is then
  * `truncated`. A cut input (a body truncated at the limit) is decoded as far as it goes.
  *
  * Asynchronous on purpose: Node's synchronous zlib calls can bound their output
@@ -35,28 +78,68 @@ export async function decodeContent(
   contentEncoding: string | undefined,
   limit: number,
 ): Promise<DecodeResult> {
-  const layers = codingsOf(contentEncoding);
-  if (layers.length > MAX_LAYERS || layers.some((c) => !SUPPORTED.has(c))) {
-    return { ok: false, reason: "unsupported-encoding" };
+  const declared = codingsOf(contentEncoding);
+  const known = declared.map((c) => (Object.hasOwn(CODINGS, c) ? CODINGS[c] : undefined));
+  const usable = declared.length <= MAX_LAYERS && known.every((c) => c !== undefined);
+  if (!usable) {
+    if (!isText(bytes)) return { ok: false, reason: "unsupported-encoding" };
+    return { ok: true, bytes, truncated: false, notes: ["coding-ignored"] };
   }
-  let current: DecodeResult = { ok: true, bytes, truncated: false };
-  for (const coding of layers.reverse()) {
-    if (!current.ok) break;
-    const next: DecodeResult = await inflateBounded(current.bytes, coding, limit);
-    current = next.ok ? { ...next, truncated: next.truncated || current.truncated } : next;
+  let current: Decoded = { bytes, truncated: false, notes: [] };
+  for (const coding of (known as Coding[]).reverse()) {
+    const next = await inflateBounded(current.bytes, coding, limit);
+    if (!next.ok) return ignoredLayer(current, next);
+    current = { ...next, truncated: next.truncated || current.truncated, notes: current.notes };
+  }
+  return { ok: true, ...(await undoSniffedLayers(current, limit, declared.length)) };
+}
+
+interface Decoded {
+  bytes: Uint8Array;
+  truncated: boolean;
+  notes: string[];
+}
+
+/** A declared layer the bytes do not carry: text is read as it is, binary stays undecodable. */
+function ignoredLayer(current: Decoded, failure: DecodeResult): DecodeResult {
+  if (!isText(current.bytes)) return failure;
+  return { ok: true, ...current, notes: [...current.notes, "coding-ignored"] };
+}
+
+/** Undoes the codings the bytes show, up to {@link MAX_LAYERS} layers in all. */
+async function undoSniffedLayers(start: Decoded, limit: number, layers: number): Promise<Decoded> {
+  let current = start;
+  for (let layer = layers; layer < MAX_LAYERS; layer++) {
+    const coding = sniffedCoding(current.bytes);
+    if (coding === undefined) break;
+    const next = await inflateBounded(current.bytes, coding, limit);
+    // Brotli is only a guess: keep its output only when that output is text.
+    if (!next.ok || (coding === "br" && !isText(next.bytes))) break;
+    current = {
+      bytes: next.bytes,
+      truncated: next.truncated || current.truncated,
+      notes: [...current.notes, `coding-sniffed:${coding}`],
+    };
   }
   return current;
 }
 
+function sniffedCoding(bytes: Uint8Array): Coding | undefined {
+  const magic = compressionOf(bytes);
+  if (magic !== undefined) return magic;
+  return mayBeBrotli(bytes) ? "br" : undefined;
+}
+
 /** The codings of a Content-Encoding value, lower-cased, without `identity`. */
 export function codingsOf(contentEncoding: string | undefined): string[] {
-  return (contentEncoding ?? "")
+  if (contentEncoding === undefined || contentEncoding === "") return [];
+  return contentEncoding
     .split(",")
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c !== "" && c !== "identity");
 }
 
-function inflateBounded(bytes: Uint8Array, coding: string, limit: number): Promise<DecodeResult> {
+function inflateBounded(bytes: Uint8Array, coding: Coding, limit: number): Promise<DecodeResult> {
   const out = createBodyBuffer(limit);
   const stream = decoderFor(coding, bytes);
   return new Promise((resolve) => {
@@ -66,17 +149,18 @@ function inflateBounded(bytes: Uint8Array, coding: string, limit: number): Promi
     };
     stream.on("data", (chunk: Buffer) => {
       out.append(chunk);
-      if (out.truncated) finish({ ok: true, bytes: out.bytes(), truncated: true });
+      if (out.truncated) finish({ ok: true, bytes: out.bytes(), truncated: true, notes: [] });
     });
-    stream.on("end", () => finish({ ok: true, bytes: out.bytes(), truncated: false }));
-    // Corrupt data after a readable prefix still yields that prefix for the WAF.
-    stream.on("error", () =>
+    // Corrupt data after a readable prefix still yields that prefix for the WAF; nothing at all
+    // from a non-empty input is a failure, so the caller can read the bytes as they are.
+    const done = (truncated: boolean) =>
       finish(
         out.size > 0
-          ? { ok: true, bytes: out.bytes(), truncated: true }
+          ? { ok: true, bytes: out.bytes(), truncated, notes: [] }
           : { ok: false, reason: "decompression-failed" },
-      ),
-    );
+      );
+    stream.on("end", () => done(false));
+    stream.on("error", () => done(true));
     stream.end(bytes);
   });
 }
@@ -84,15 +168,18 @@ function inflateBounded(bytes: Uint8Array, coding: string, limit: number): Promi
 // Z_SYNC_FLUSH at the end of input makes a cut stream yield what it has instead of failing.
 const ZLIB_OPTIONS = { finishFlush: constants.Z_SYNC_FLUSH };
 
-function decoderFor(coding: string, bytes: Uint8Array): Transform {
-  if (coding === "br") {
-    return createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH });
+function decoderFor(coding: Coding, bytes: Uint8Array): Transform {
+  switch (coding) {
+    case "br":
+      return createBrotliDecompress({ finishFlush: constants.BROTLI_OPERATION_FLUSH });
+    case "zstd":
+      return createZstdDecompress({ finishFlush: constants.ZSTD_e_flush });
+    case "deflate":
+      // Some servers send raw deflate under "deflate"; a zlib header is recognisable (RFC 1950).
+      return hasZlibHeader(bytes) ? createInflate(ZLIB_OPTIONS) : createInflateRaw(ZLIB_OPTIONS);
+    case "gzip":
+      return createGunzip(ZLIB_OPTIONS);
   }
-  if (coding === "deflate") {
-    // Some servers send raw deflate under "deflate"; a zlib header is recognisable (RFC 1950).
-    return hasZlibHeader(bytes) ? createInflate(ZLIB_OPTIONS) : createInflateRaw(ZLIB_OPTIONS);
-  }
-  return createGunzip(ZLIB_OPTIONS);
 }
 
 function hasZlibHeader(bytes: Uint8Array): boolean {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bodyKindFromContentType, decodeText, parseMediaType } from "./content-type.ts";
+import {
+  type BodyPlan,
+  bodyInspection,
+  bodyKindFromContentType,
+  bodyPlans,
+} from "./content-type.ts";
+import { parseMediaType } from "./media-type.ts";
 
 const kinds: Array<[string | undefined, string | undefined]> = [
   ["application/json", "json"],
@@ -23,7 +29,9 @@ const kinds: Array<[string | undefined, string | undefined]> = [
   ["text/csv", undefined],
   ["image/png", undefined],
   ["application/octet-stream", undefined],
-  ["multipart/mixed; boundary=x", undefined],
+  ["multipart/mixed; boundary=x", "multipart"],
+  ["multipart/related; boundary=x", "multipart"],
+  ["multipart/byteranges; boundary=x", undefined],
   ["", undefined],
   ["json", undefined],
   ["application/json/extra", undefined],
@@ -43,17 +51,68 @@ test("parseMediaType reads quoted parameters", () => {
   assert.equal(media?.params.get("charset"), "utf-8");
 });
 
-test("decodeText: invalid UTF-8 becomes replacement characters", () => {
-  assert.equal(
-    decodeText(new Uint8Array([0x61, 0xff, 0xfe, 0x62, 0xc3]), undefined),
-    "a\uFFFD\uFFFDb\uFFFD",
-  );
+test("bodyKindFromContentType: the first media type with a kind", () => {
+  assert.equal(bodyKindFromContentType("text/html, application/json"), "json");
+  assert.equal(bodyKindFromContentType("image/png, image/gif"), undefined);
 });
 
-test("decodeText: declared latin1 charset", () => {
-  assert.equal(decodeText(new Uint8Array([0xe9]), "iso-8859-1"), "é");
-});
+const inspections: Array<[string | undefined, string | undefined]> = [
+  ["application/json", "parse"],
+  ["text/html, application/json", "parse"],
+  [undefined, "sniff"],
+  ["", "sniff"],
+  ["   ", "sniff"],
+  ["application/octet-stream", "sniff"],
+  ["Application/Octet-Stream; name=x", "sniff"],
+  ["binary/octet-stream", "sniff"],
+  ["*/*", "sniff"],
+  ["json", "sniff"],
+  ["application/json/extra", "sniff"],
+  ["image/png", undefined],
+  ["text/html", undefined],
+  ["application/zip", undefined],
+  ["application/octet-stream, image/png", undefined],
+];
 
-test("decodeText: unknown charset falls back to UTF-8", () => {
-  assert.equal(decodeText(new TextEncoder().encode("é"), "no-such-charset"), "é");
-});
+for (const [contentType, expected] of inspections) {
+  test(`bodyInspection(${JSON.stringify(contentType)}) is ${expected}`, () => {
+    assert.equal(bodyInspection(contentType), expected);
+  });
+}
+
+const plans: Array<[string | undefined, BodyPlan[]]> = [
+  ["application/json", [{ kind: "json" }]],
+  ["application/json; charset=utf-16", [{ kind: "json", charset: "utf-16" }]],
+  [
+    "application/json; charset=utf-8; charset=utf-16",
+    [
+      { kind: "json", charset: "utf-8" },
+      { kind: "json", charset: "utf-16" },
+    ],
+  ],
+  [
+    "multipart/form-data; boundary=a; boundary=b",
+    [
+      { kind: "multipart", boundary: "a" },
+      { kind: "multipart", boundary: "b" },
+    ],
+  ],
+  ["multipart/form-data", [{ kind: "multipart" }]],
+  [
+    "application/x-www-form-urlencoded, application/json",
+    [{ kind: "urlencoded" }, { kind: "json" }],
+  ],
+  ["application/json, application/json", [{ kind: "json" }]],
+  [undefined, [{ kind: "sniff" }]],
+  ["image/png", []],
+  [
+    "text/plain; charset=a; charset=b; charset=c; charset=d; charset=e",
+    ["a", "b", "c", "d"].map((charset) => ({ kind: "text" as const, charset })),
+  ],
+];
+
+for (const [contentType, expected] of plans) {
+  test(`bodyPlans(${JSON.stringify(contentType)})`, () => {
+    assert.deepEqual(bodyPlans(contentType), expected);
+  });
+}

@@ -1,56 +1,45 @@
-/** Content-Type parsing and the decision of which bodies are inspectable. */
-import { TextDecoder } from "node:util";
+/** The decision of which bodies are inspected, and how each is read, from its Content-Type. */
+import { type MediaType, paramValues, parseMediaTypes } from "./media-type.ts";
 
 /** How a body is parsed; see {@link bodyKindFromContentType}. */
 export type BodyKind = "json" | "urlencoded" | "multipart" | "xml" | "text";
 
-/** A parsed media type: lower-cased `type/subtype` and its parameters (names lower-cased). */
-export interface MediaType {
-  essence: string;
-  params: Map<string, string>;
+/** One reading of a body: a declared kind with its parameters, or `sniff` (what the bytes are). */
+export interface BodyPlan {
+  kind: BodyKind | "sniff";
+  charset?: string;
+  boundary?: string;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-
-/** Parses `type/subtype; name=value; name="quoted"`. Returns undefined when malformed. */
-export function parseMediaType(contentType: string): MediaType | undefined {
-  const [head = "", ...rest] = contentType.split(";");
-  const essence = head.trim().toLowerCase();
-  const [type, subtype, extra] = essence.split("/");
-  if (!type || !subtype || extra !== undefined || !TOKEN.test(type) || !TOKEN.test(subtype)) {
-    return undefined;
-  }
-  const params = new Map<string, string>();
-  for (const part of rest) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    const name = part.slice(0, eq).trim().toLowerCase();
-    let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-      value = value.slice(1, -1).replace(/\\(.)/g, "$1");
-    }
-    if (!params.has(name)) params.set(name, value);
-  }
-  return { essence, params };
-}
+/** Readings of one body at most: repeated types, boundaries and charsets multiply. */
+const MAX_PLANS = 4;
 
 /**
- * Which parser a body needs, or undefined when it is not inspected (images, octet-stream, a
- * missing or malformed type).
+ * Which parser a body needs, or undefined when it is not parsed as declared (images,
+ * octet-stream, a missing or malformed type). With several media types (repeated header lines),
+ * the first one with a kind.
  * - `json`: any media type ending in `json`, exactly the Go reference's gate (§4.3):
  *   `application/json`, `text/json`, `*\/*+json`, `application/x-ndjson`.
+ * - `multipart`: `multipart/form-data`, `multipart/mixed`, `multipart/related`.
  * - `xml`: `text/xml`, `application/xml`, `*\/*+xml`.
  * - `text`: `text/plain` only. Other `text/*` types (HTML, CSS, CSV, JavaScript) are mostly
  *   response pages and assets: feeding them to the WAF costs time on every page and their markup
  *   looks like the attacks request rules search for.
  */
 export function bodyKindFromContentType(contentType: string | undefined): BodyKind | undefined {
-  const media = contentType === undefined ? undefined : parseMediaType(contentType);
-  if (!media) return undefined;
-  const { essence } = media;
+  if (contentType === undefined) return undefined;
+  for (const media of parseMediaTypes(contentType)) {
+    const kind = kindOf(media.essence);
+    if (kind) return kind;
+  }
+  return undefined;
+}
+
+/** The kind of a lower-cased `type/subtype`; see {@link bodyKindFromContentType}. */
+export function kindOf(essence: string): BodyKind | undefined {
   if (essence.endsWith("json")) return "json";
   if (essence === "application/x-www-form-urlencoded") return "urlencoded";
-  if (essence === "multipart/form-data") return "multipart";
+  if (MULTIPART.has(essence)) return "multipart";
   if (essence === "text/xml" || essence === "application/xml" || essence.endsWith("+xml")) {
     return "xml";
   }
@@ -59,20 +48,69 @@ export function bodyKindFromContentType(contentType: string | undefined): BodyKi
 }
 
 /**
- * Decodes body bytes as text in the declared charset (UTF-8 by default or when the charset is
- * unknown). Invalid sequences become U+FFFD; a UTF-8 BOM is dropped.
+ * Multipart types read as forms: `form-data` (RFC 7578), and `mixed` and `related`, which APIs
+ * use for a JSON part plus files (backends read their parts as fields).
  */
-export function decodeText(bytes: Uint8Array, charset: string | undefined): string {
-  return decoderFor(charset).decode(bytes);
+const MULTIPART = new Set(["multipart/form-data", "multipart/mixed", "multipart/related"]);
+
+/** Media types that say nothing about the content. */
+const GENERIC = new Set([
+  "application/octet-stream",
+  "binary/octet-stream",
+  "application/binary",
+  "application/unknown",
+  "*/*",
+]);
+
+/**
+ * How a body is inspected: `parse` as its declared kind; `sniff` for a body whose type says
+ * nothing (absent, malformed, `application/octet-stream`), which backends that ignore the type
+ * may still read as JSON or a form; undefined for any other type (images, archives, HTML...).
+ */
+export function bodyInspection(contentType: string | undefined): "parse" | "sniff" | undefined {
+  if (contentType === undefined || contentType.trim() === "") return "sniff";
+  return inspectionOf(parseMediaTypes(contentType));
 }
 
-const UTF8 = new TextDecoder("utf-8");
+function inspectionOf(medias: MediaType[]): "parse" | "sniff" | undefined {
+  if (medias.some((media) => kindOf(media.essence) !== undefined)) return "parse";
+  return medias.every((media) => GENERIC.has(media.essence)) ? "sniff" : undefined;
+}
 
-function decoderFor(charset: string | undefined): TextDecoder {
-  if (charset === undefined || /^utf-?8$/i.test(charset)) return UTF8;
-  try {
-    return new TextDecoder(charset);
-  } catch {
-    return UTF8;
+/**
+ * The readings of a body: one per declared media type with a kind, and per value of a repeated
+ * `boundary` or `charset` parameter (backends differ on which one wins), at most four; a single
+ * `sniff` plan when the type says nothing (see {@link bodyInspection}); none when not inspected.
+ */
+export function bodyPlans(contentType: string | undefined): BodyPlan[] {
+  const medias = contentType === undefined ? [] : parseMediaTypes(contentType);
+  const inspection = contentType?.trim() ? inspectionOf(medias) : "sniff";
+  if (inspection !== "parse") return inspection === "sniff" ? [{ kind: "sniff" }] : [];
+  if (medias.length === 1) return plansOf(medias[0] as MediaType).slice(0, MAX_PLANS);
+  const plans: BodyPlan[] = [];
+  for (const media of medias) {
+    for (const plan of plansOf(media)) {
+      const seen = plans.some((p) => p.kind === plan.kind && samePlan(p, plan));
+      if (!seen && plans.length < MAX_PLANS) plans.push(plan);
+    }
   }
+  return plans;
+}
+
+function plansOf(media: MediaType): BodyPlan[] {
+  const kind = kindOf(media.essence);
+  if (kind === undefined) return [];
+  if (kind === "multipart") {
+    const boundaries = paramValues(media, "boundary").filter((b) => b !== "");
+    // Without a boundary there is nothing to split on; body.ts reports multipart-no-boundary.
+    return boundaries.length === 0
+      ? [{ kind }]
+      : boundaries.map((boundary) => ({ kind, boundary }));
+  }
+  const charsets = paramValues(media, "charset");
+  return charsets.length === 0 ? [{ kind }] : charsets.map((charset) => ({ kind, charset }));
+}
+
+function samePlan(a: BodyPlan, b: BodyPlan): boolean {
+  return a.charset?.toLowerCase() === b.charset?.toLowerCase() && a.boundary === b.boundary;
 }

@@ -11,7 +11,13 @@ const cookieCases: Array<[string, string[], Record<string, string[]>]> = [
   ["no equals sign", ["flag; a=1"], { flag: [""], a: ["1"] }],
   ["empty name skipped", ["=x; a=1"], { a: ["1"] }],
   ["empty segments skipped", ["a=1;;  ;b=2"], { a: ["1"], b: ["2"] }],
-  ["value keeps '=' and is not decoded", ["t=a=b%3C"], { t: ["a=b%3C"] }],
+  ["value keeps '=', then its decoded reading", ["t=a=b%3C"], { t: ["a=b%3C", "a=b<"] }],
+  [
+    "percent-encoded payload decoded as PHP does",
+    ["s=%24globals"],
+    { s: ["%24globals", "$globals"] },
+  ],
+  ["malformed escape kept once", ["s=50%"], { s: ["50%"] }],
   ["quotes and backslashes inside kept", [`q=1' or "1"="1\\`], { q: [`1' or "1"="1\\`] }],
 ];
 

@@ -45,6 +45,19 @@ export function withoutHeader(
   return out;
 }
 
+/**
+ * `headers` where every name with an underscore also gives its values to the name with dashes:
+ * CGI-style backends (PHP, WSGI, Rack) read `User_Agent` and `User-Agent` both as
+ * `HTTP_USER_AGENT`, and Envoy passes underscores by default, so a rule on `user-agent` must see
+ * `user_agent` too. The underscored name stays as well. Costs one search per name otherwise.
+ */
+export function withUnderscoreAliases(headers: Record<string, string[]>): Record<string, string[]> {
+  for (const [key, values] of Object.entries(headers)) {
+    if (key.includes("_")) appendAll(headers, key.replaceAll("_", "-"), values);
+  }
+  return headers;
+}
+
 function appendAll(out: Record<string, string[]>, key: string, values: string[]): void {
   for (const value of values) appendOwn(out, key, value);
 }
@@ -52,6 +65,17 @@ function appendAll(out: Record<string, string[]>, key: string, values: string[])
 /** The first value of a header, if any. */
 export function firstValue(headers: Record<string, string[]>, name: string): string | undefined {
   return Object.hasOwn(headers, name) ? headers[name]?.[0] : undefined;
+}
+
+/**
+ * Every line of a header, joined with `, `: for a list header (RFC 9110 §5.3) that is what the
+ * lines mean, and it is how Envoy itself joins a repeated Content-Type. Reading only the first
+ * line would let a second `Content-Encoding: gzip` line hide a layer of coding.
+ */
+export function joinedValue(headers: Record<string, string[]>, name: string): string | undefined {
+  const values = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  if (values === undefined || values.length < 2) return values?.[0];
+  return values.join(", ");
 }
 
 /**

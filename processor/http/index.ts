@@ -4,13 +4,13 @@
  */
 
 export type { BodyParseResult, BodySkipReason, ParseBodyOptions } from "./body.ts";
-export { parseBody, parseDecodedBody } from "./body.ts";
-export type { BodyBuffer } from "./body-buffer.ts";
+export { parseBody } from "./body.ts";
+export type { BodyBuffer, BodyBufferOptions } from "./body-buffer.ts";
 export { createBodyBuffer } from "./body-buffer.ts";
 export type { ClientIpOptions } from "./client-ip.ts";
 export { CLIENT_IP_HEADERS, clientIpFromHeaders } from "./client-ip.ts";
 export type { BodyKind } from "./content-type.ts";
-export { bodyKindFromContentType } from "./content-type.ts";
+export { bodyInspection, bodyKindFromContentType } from "./content-type.ts";
 export { parseCookies } from "./cookies.ts";
 export type { HeaderEntry } from "./headers.ts";
 export { isPrivateIp } from "./ip.ts";

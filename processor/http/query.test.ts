@@ -13,7 +13,24 @@ const queryCases: Array<[string, string, Record<string, string[]>]> = [
   ["mixed good and bad escapes", "q=%3Cx%zz%3E", { q: ["<x%zz>"] }],
   ["utf-8 escapes", "q=%C3%A9", { q: ["é"] }],
   ["invalid utf-8 becomes U+FFFD", "q=%C3", { q: ["\uFFFD"] }],
-  ["semicolon is literal", "a=1;b=2", { a: ["1;b=2"] }],
+  [
+    "semicolon is literal, then split as Python < 3.9.2 did",
+    "a=1;b=2",
+    { a: ["1;b=2", "1"], b: ["2"] },
+  ],
+  ["semicolon hides a key", "x=1;q=match", { x: ["1;q=match", "1"], q: ["match"] }],
+  ["double encoding read twice", "q=%2524globals", { q: ["%24globals", "$globals"] }],
+  ["IIS %u escapes", "q=%u0024globals", { q: ["%u0024globals", "$globals"] }],
+  [
+    "overlong UTF-8 as lax decoders read it",
+    "q=%C0%A4globals",
+    { q: ["\uFFFD\uFFFDglobals", "$globals"] },
+  ],
+  ["overlong slash (IIS traversal)", "p=..%c0%af..", { p: ["..\uFFFD\uFFFD..", "../.."] }],
+  ["three-byte overlong", "q=%E0%80%BCx", { q: ["\uFFFD\uFFFD\uFFFDx", "<x"] }],
+  ["plain %25 without a second escape", "q=100%25", { q: ["100%"] }],
+  ["fullwidth characters folded by NFKC", "q=%EF%BC%84globals", { q: ["＄globals", "$globals"] }],
+  ["accented letters unchanged by NFKC", "q=caf%C3%A9", { q: ["café"] }],
   ["repeated keys keep all values", "x=1&x=2&x=3", { x: ["1", "2", "3"] }],
   ["empty value", "a=", { a: [""] }],
   ["no equals sign", "flag", { flag: [""] }],
@@ -38,6 +55,26 @@ test("parseQuery: __proto__ and constructor are ordinary keys", () => {
 
 test("formDecode never throws on hostile escapes", () => {
   assert.equal(formDecode("%%%E0%A4%A"), "%%\uFFFD%A");
+});
+
+test("formDecode in a declared charset", () => {
+  assert.equal(formDecode("caf%E9", "iso-8859-1"), "café");
+  assert.equal(formDecode("%3C%00s%00", "utf-16le"), "<s");
+  assert.equal(formDecode("%3C", "utf-8"), "<");
+});
+
+test("parseUrlEncoded: a Latin-1 form decodes its escapes in Latin-1, and as UTF-8 too", () => {
+  assert.deepEqual(parseUrlEncoded("q=%E9t%E9&a=%3C", undefined, "ISO-8859-1"), {
+    q: ["été", "\uFFFDt\uFFFD"],
+    a: ["<"],
+  });
+});
+
+test("parseUrlEncoded: variants count against the limits", () => {
+  const notes = new Set<string>();
+  const parsed = parseUrlEncoded("q=%2524x", { maxKeys: 1, maxValuesPerKey: 1, notes });
+  assert.deepEqual(parsed, { q: ["%24x"] });
+  assert.deepEqual([...notes], ["container-truncated"]);
 });
 
 test("parseUrlEncoded with limits caps keys, values and strings", () => {

@@ -109,6 +109,67 @@ test("request: content fields", () => {
   assert.equal(r.contentLength, 42);
 });
 
+test("request: repeated Content-Encoding and Content-Type lines are joined, not cut to the first", () => {
+  const r = request([
+    ["content-type", "text/html"],
+    ["content-encoding", "gzip"],
+    ["Content-Type", "application/json"],
+    ["Content-Encoding", "br"],
+  ]);
+  assert.equal(r.contentType, "text/html, application/json");
+  assert.equal(r.contentEncoding, "gzip, br");
+});
+
+test("request: a header name with underscores also counts under its dashed name (CGI backends)", () => {
+  const r = request([
+    ["user_agent", "sqlmap/1.7"],
+    ["User-Agent", "Mozilla"],
+    ["x_a_b", "1"],
+  ]);
+  assert.deepEqual(r.headers["user-agent"], ["Mozilla", "sqlmap/1.7"]);
+  assert.deepEqual(r.headers.user_agent, ["sqlmap/1.7"]);
+  assert.deepEqual(r.headers["x-a-b"], ["1"]);
+});
+
+test("request: underscores do not change the client IP headers", () => {
+  const r = request([["x_forwarded_for", "1.2.3.4"]], { remoteAddress: "10.0.0.1:5" });
+  assert.notEqual(r.clientIp, "1.2.3.4");
+});
+
+test("response: repeated Content-Encoding lines are joined", () => {
+  const result = responseFromHeaders(
+    entries([
+      [":status", "200"],
+      ["content-encoding", "gzip"],
+      ["content-encoding", "gzip"],
+    ]),
+  );
+  assert.ok(result.ok);
+  assert.equal(result.value.contentEncoding, "gzip, gzip");
+});
+
+test("request: query shapes backends read differently keep every reading", () => {
+  const r = requestFromHeaders(
+    entries([
+      [":method", "GET"],
+      [":path", "/s?q=safe&q=%2524globals;x=%C0%BCscript%C0%BE"],
+    ]),
+    {},
+  );
+  assert.ok(r.ok);
+  assert.deepEqual(r.value.query, {
+    q: [
+      "safe",
+      "%24globals;x=\uFFFD\uFFFDscript\uFFFD\uFFFD",
+      "%24globals;x=<script>",
+      "$globals;x=\uFFFD\uFFFDscript\uFFFD\uFFFD",
+      "%24globals",
+      "$globals",
+    ],
+    x: ["\uFFFD\uFFFDscript\uFFFD\uFFFD", "<script>"],
+  });
+});
+
 for (const [name, values] of [
   ["non-numeric", ["abc"]],
   ["negative", ["-1"]],

@@ -5,8 +5,10 @@ import {
   contentLengthOf,
   firstValue,
   type HeaderEntry,
+  joinedValue,
   splitHeaders,
   withoutHeader,
+  withUnderscoreAliases,
 } from "./headers.ts";
 import { parseIp } from "./ip.ts";
 import { parseQuery } from "./query.ts";
@@ -25,7 +27,10 @@ export interface HttpRequest {
   path: string;
   /** Decoded query string (see {@link parseQuery}); `{}` when there is none. */
   query: Record<string, string[]>;
-  /** Lower-cased names → values, without pseudo-headers and `cookie`; `host` = the authority. */
+  /**
+   * Lower-cased names → values, without pseudo-headers and `cookie`; `host` = the authority. A
+   * name with `_` also lends its values to the `-` name (see withUnderscoreAliases).
+   */
   headers: Record<string, string[]>;
   /** Every `cookie` header parsed (see {@link parseCookies}); `{}` when there is none. */
   cookies: Record<string, string[]>;
@@ -33,9 +38,9 @@ export interface HttpRequest {
   clientIp?: string;
   /** The IP part of `options.remoteAddress`, when it parses. */
   remoteIp?: string;
-  /** First `content-type` value. */
+  /** Every `content-type` line, joined with `, ` (see {@link joinedValue}). */
   contentType?: string;
-  /** First `content-encoding` value. */
+  /** Every `content-encoding` line, joined with `, `: two lines are two stacked codings. */
   contentEncoding?: string;
   /** `content-length` in bytes, when well-formed and consistent. */
   contentLength?: number;
@@ -49,9 +54,9 @@ export interface HttpResponse {
   status: number;
   /** Lower-cased names → values, without pseudo-headers and `cookie`; `set-cookie` is kept. */
   headers: Record<string, string[]>;
-  /** First `content-type` value. */
+  /** Every `content-type` line, joined with `, `. */
   contentType?: string;
-  /** First `content-encoding` value. */
+  /** Every `content-encoding` line, joined with `, `. */
   contentEncoding?: string;
   /** `content-length` in bytes, when well-formed and consistent. */
   contentLength?: number;
@@ -88,7 +93,7 @@ export function requestFromHeaders(
   if (method === undefined) return missing(":method");
   if (rawUri === undefined) return missing(":path");
   const authority = pseudo.get(":authority") ?? firstValue(all, "host") ?? "";
-  const headers = withoutHeader(all, "cookie");
+  const headers = withUnderscoreAliases(withoutHeader(all, "cookie"));
   // The WAF's host header is the authority, as in the Go reference (§6.4).
   if (authority !== "") headers.host = [authority];
   const request: HttpRequest = {
@@ -160,8 +165,8 @@ function isUpgrade(
 type ContentFields = Pick<HttpRequest, "contentType" | "contentEncoding" | "contentLength">;
 
 function addContentFields(target: ContentFields, headers: Record<string, string[]>): void {
-  addOptional(target, "contentType", firstValue(headers, "content-type"));
-  addOptional(target, "contentEncoding", firstValue(headers, "content-encoding"));
+  addOptional(target, "contentType", joinedValue(headers, "content-type"));
+  addOptional(target, "contentEncoding", joinedValue(headers, "content-encoding"));
   addOptional(target, "contentLength", contentLengthOf(headers));
 }
 

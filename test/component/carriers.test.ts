@@ -142,26 +142,40 @@ describe("detection is consistent across carriers (recommended ruleset, wfuzz li
       const comparable = rulesReadingQueryAndBody();
       const rates: Record<string, number> = {};
       const rawRates: Record<string, number> = {};
+      const allRates: Record<string, number> = {};
+      // A payload written percent-encoded is itself an encoding evasion: the query and form
+      // carriers also read it decoded once more (issue 14), a JSON or XML backend never decodes
+      // it. Carriers read the others the same way, so those are what the carriers must agree on.
+      const plain = (payload: string) => !/%[0-9a-f]{2}/i.test(payload);
+      const compared = payloads.filter(plain).length;
       for (const carrier of CARRIERS) {
         let detected = 0;
         let detectedRaw = 0;
+        let detectedAll = 0;
         for (const payload of payloads) {
           const { rules } = await send(waf, carrier.build(payload));
-          if (rules.some((id) => comparable.has(id))) detected++;
+          const hit = rules.some((id) => comparable.has(id));
+          if (hit) detectedAll++;
+          if (!plain(payload)) continue;
+          if (hit) detected++;
           if (rules.length > 0) detectedRaw++;
         }
-        rates[carrier.name] = (100 * detected) / payloads.length;
-        rawRates[carrier.name] = (100 * detectedRaw) / payloads.length;
+        rates[carrier.name] = (100 * detected) / compared;
+        rawRates[carrier.name] = (100 * detectedRaw) / compared;
+        allRates[carrier.name] = (100 * detectedAll) / payloads.length;
       }
       const format = (table: Record<string, number>) =>
         Object.entries(table)
           .map(([name, rate]) => `${name} ${rate.toFixed(1)}%`)
           .join(", ");
       console.log(
-        `${list} (${payloads.length} payloads), rules reading query and body: ${format(rates)}`,
+        `${list} (${compared} payloads without %-escapes), rules reading query and body: ${format(rates)}`,
       );
       console.log(
-        `${list} (${payloads.length} payloads), any rule incl. raw-URI-only rules: ${format(rawRates)}`,
+        `${list} (${compared} payloads without %-escapes), any rule incl. raw-URI-only rules: ${format(rawRates)}`,
+      );
+      console.log(
+        `${list} (all ${payloads.length} payloads), rules reading query and body: ${format(allRates)}`,
       );
       const query = rates.query ?? 0;
       assert.ok(query > 0, "the query carrier detects something");
