@@ -18,7 +18,8 @@
 # AAP_GO_TOOLS_FORCE=1 rebuilds everything (replacing the cached binaries); AAP_GO_TOOLS_BIN
 # links somewhere other than .tools/bin; AAP_GO_TOOLS_CACHE moves the cache (for example to time
 # a build from scratch). Builds run under `nice` so they do not starve a shared machine.
-# `rm -rf "$AAP_GO_TOOLS_CACHE"` reclaims the space; the next setup rebuilds.
+# A cached version unused for 30 days is removed; `rm -rf` of the cache reclaims all the space (the
+# next setup rebuilds).
 set -euo pipefail
 source "$(dirname "$0")/../env.sh"
 cd "$AAP_ROOT"
@@ -66,6 +67,10 @@ build() {
     echo "setup: $name is cached ($entry)" >&2
   fi
   ln -sfn "$entry/$name" "$bin/$name"
+  # Entries record their last use; other versions of the tool unused for 30 days are dropped.
+  touch "$entry"
+  find "$cache" -mindepth 1 -maxdepth 1 -type d -name "$name-*" ! -path "$entry" -mtime +30 \
+    -exec rm -rf {} +
 }
 
 # Helm 3 reports the Kubernetes version it was built against (used by kubeVersion checks) only
