@@ -82,6 +82,7 @@ type Patch = {
   };
   patch: { operation: string; filterClass?: string };
 };
+/** A copy of the EnvoyFilter with `edit` applied to its spec. */
 function edited<Spec>(envoyFilter: RenderedObject, edit: (spec: Spec) => void): RenderedObject {
   const copy = structuredClone(envoyFilter) as RenderedObject & { spec: Spec };
   edit(copy.spec);
