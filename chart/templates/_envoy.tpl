@@ -7,6 +7,23 @@ patch the outbound side and, mesh-wide, the processor's own proxy.
 {{- end }}
 
 {{/*
+Where the ext_proc filter goes: beforeRouter (INSERT_BEFORE the router) or first (INSERT_FIRST).
+Both work without a filter that Istio may leave out, and both keep the router last, which Envoy
+requires. AUTHN, AUTHZ and STATS come from earlier chart versions, which rendered ADD with that
+filterClass: Istio ignores filterClass there and appends the filter after the router, so Envoy
+rejected the listener. Each maps to the placement closest to its meaning: AUTHZ (after Istio's
+authorization filters) and STATS (next to its stats filter) to beforeRouter, AUTHN (ahead of
+authorization) to first.
+*/}}
+{{- define "aap-extproc.placement" -}}
+{{- $placement := .Values.envoyFilter.placement }}
+{{- if has $placement (list "AUTHZ" "STATS") }}beforeRouter
+{{- else if eq $placement "AUTHN" }}first
+{{- else }}{{ $placement }}
+{{- end }}
+{{- end }}
+
+{{/*
 The ext_proc HTTP filter (the HTTP_FILTER patch value). Field by field it reproduces Datadog's
 reference manifests; see envoy-ext-proc-contract.md section 1 for each field's meaning.
 */}}

@@ -55,13 +55,22 @@ export function ciValuesFiles(): string[] {
     .map((name) => join("ci", name));
 }
 
-/** Runs a tool and returns its stdout; a non-zero exit rejects with stdout and stderr attached. */
-export async function runTool(name: string, args: readonly string[]): Promise<string> {
+/**
+ * Runs a tool (with `input` on its stdin, if given) and returns its stdout; a non-zero exit
+ * rejects with stdout and stderr attached.
+ */
+export async function runTool(
+  name: string,
+  args: readonly string[],
+  input?: string,
+): Promise<string> {
   try {
-    const { stdout } = await run(toolPath(name), [...args], {
+    const running = run(toolPath(name), [...args], {
       cwd: CHART_DIR,
-      maxBuffer: 32 * 1024 * 1024,
+      maxBuffer: 64 * 1024 * 1024,
     });
+    running.child.stdin?.end(input ?? "");
+    const { stdout } = await running;
     return stdout;
   } catch (error) {
     const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
@@ -76,15 +85,20 @@ export function lint(helm: HelmName, valuesFile?: string): Promise<string> {
   return runTool(helm, args);
 }
 
-/** `helm template` of the chart, parsed into objects (empty documents dropped). */
+/**
+ * `helm template` of the chart, parsed into objects (empty documents dropped). `set` holds
+ * `--set` overrides applied after the values file.
+ */
 export async function render(
   helm: HelmName,
   valuesFile?: string,
   apiVersions: readonly string[] = API_VERSIONS,
+  set: Readonly<Record<string, string>> = {},
 ): Promise<RenderedObject[]> {
   const args = ["template", RELEASE, ".", "--namespace", NAMESPACE];
   for (const api of apiVersions) args.push("--api-versions", api);
   if (valuesFile !== undefined) args.push("--values", valuesFile);
+  for (const [key, value] of Object.entries(set)) args.push("--set", `${key}=${value}`);
   const stdout = await runTool(helm, args);
   return parseAllDocuments(stdout)
     .map((doc) => {
