@@ -4,6 +4,7 @@ import {
   cgroupCpuQuota,
   cgroupMemoryLimit,
   type ReadFile,
+  V8_FLAGS,
   WORKER_MEMORY_BYTES,
   workerCount,
   workerHeapArgs,
@@ -67,10 +68,26 @@ test("cgroup memory limit: v2 and v1, unlimited and absent", () => {
   assert.equal(cgroupMemoryLimit(files({})), undefined);
 });
 
-test("heap flags: each worker's share of 75% of the memory limit, none without a limit", () => {
+test("heap flags: the shared V8 flags, plus each worker's share of 75% of the memory limit", () => {
   assert.deepEqual(workerHeapArgs(2, limits(2, 2, 1024 * 1024 * 1024)), [
+    ...V8_FLAGS,
     "--max-old-space-size=384",
   ]);
-  assert.deepEqual(workerHeapArgs(8, limits(8, 8, 256 * 1024 * 1024)), ["--max-old-space-size=64"]);
-  assert.deepEqual(workerHeapArgs(2, limits(2, 2)), []);
+  assert.deepEqual(workerHeapArgs(8, limits(8, 8, 256 * 1024 * 1024)), [
+    ...V8_FLAGS,
+    "--max-old-space-size=64",
+  ]);
+  assert.deepEqual(workerHeapArgs(2, limits(2, 2)), [...V8_FLAGS]);
+});
+
+test("the start script runs the processor with the same V8 flags as the workers", async () => {
+  const { readFileSync } = await import("node:fs");
+  const manifest = JSON.parse(
+    readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+  ) as { scripts: Record<string, string> };
+  const start = readFileSync(new URL("../../.ci/start", import.meta.url), "utf8");
+  for (const flag of V8_FLAGS) {
+    assert.ok(manifest.scripts.start?.includes(`node ${flag}`), `npm start passes ${flag}`);
+    assert.ok(start.includes(`node ${flag}`), `.ci/start passes ${flag}`);
+  }
 });

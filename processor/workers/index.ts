@@ -3,6 +3,7 @@ export {
   cgroupCpuQuota,
   cgroupMemoryLimit,
   containerLimits,
+  V8_FLAGS,
   WORKER_MEMORY_BYTES,
   workerCount,
   workerHeapArgs,

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../../processor/workers/index.ts";
 import { pidListeningOn, pinTree, processTree } from "./proc.ts";
 
 /**
@@ -125,8 +126,8 @@ export async function startProcessor(spec: ProcessorSpec): Promise<Target> {
   };
   const [command, args] =
     spec.cpus === undefined
-      ? [process.execPath, [MAIN]]
-      : ["taskset", ["-c", spec.cpus, process.execPath, MAIN]];
+      ? [process.execPath, [...V8_FLAGS, MAIN]]
+      : ["taskset", ["-c", spec.cpus, process.execPath, ...V8_FLAGS, MAIN]];
   const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const output = tail(child);
   const deadline = Date.now() + 60_000;
