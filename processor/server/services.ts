@@ -93,29 +93,24 @@ const PROCESSOR_DEFINITION: ServiceDefinition = {
   },
 };
 
+/** A unary or server-streaming grpc.health.v1 method: both take and return the same messages. */
+function healthMethod(name: string, responseStream: boolean) {
+  return {
+    path: `/${HEALTH_SERVICE}/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (message: HealthCheckRequest) =>
+      asBuffer(toBinary(HealthCheckRequestSchema, message)),
+    requestDeserialize: (bytes: Buffer) => fromBinary(HealthCheckRequestSchema, bytes),
+    responseSerialize: (message: HealthCheckResponse) =>
+      asBuffer(toBinary(HealthCheckResponseSchema, message)),
+    responseDeserialize: (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
+  };
+}
+
 const HEALTH_DEFINITION: ServiceDefinition = {
-  check: {
-    path: `/${HEALTH_SERVICE}/Check`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (message: HealthCheckRequest) =>
-      asBuffer(toBinary(HealthCheckRequestSchema, message)),
-    requestDeserialize: (bytes: Buffer) => fromBinary(HealthCheckRequestSchema, bytes),
-    responseSerialize: (message: HealthCheckResponse) =>
-      asBuffer(toBinary(HealthCheckResponseSchema, message)),
-    responseDeserialize: (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
-  },
-  watch: {
-    path: `/${HEALTH_SERVICE}/Watch`,
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: (message: HealthCheckRequest) =>
-      asBuffer(toBinary(HealthCheckRequestSchema, message)),
-    requestDeserialize: (bytes: Buffer) => fromBinary(HealthCheckRequestSchema, bytes),
-    responseSerialize: (message: HealthCheckResponse) =>
-      asBuffer(toBinary(HealthCheckResponseSchema, message)),
-    responseDeserialize: (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
-  },
+  check: healthMethod("Check", false),
+  watch: healthMethod("Watch", true),
 };
 
 /** The services the processor serves. */
