@@ -334,7 +334,7 @@ for (const valuesFile of ciValuesFiles()) {
     test("a slow processor (paused past message_timeout): fail-open and fail-closed differ as rendered", async () => {
       const closed = blocking.filterFor(failClosed.extProc);
       await blocking.send(benign[0] as HttpRequest, closed); // connect before pausing
-      blocking.processor.child.kill("SIGSTOP");
+      blocking.processor.signalAll("SIGSTOP"); // the primary and its workers
       try {
         const started = performance.now();
         const open = await blocking.send(attacks.arachniHeader);
@@ -352,7 +352,7 @@ for (const valuesFile of ciValuesFiles()) {
         assert.equal(failClosedResult.status, 504, "failOpen=false: 504");
         assert.equal(failClosedResult.reachedUpstream, false);
       } finally {
-        blocking.processor.child.kill("SIGCONT");
+        blocking.processor.signalAll("SIGCONT");
       }
     });
 

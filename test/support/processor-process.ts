@@ -3,6 +3,7 @@
  * variables, and exposes its JSON log lines, ports and exit.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +25,26 @@ export interface ProcessorProcess {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * Signals the processor and every process it started (its workers): SIGSTOP/SIGCONT pause and
+   * resume the whole processor, as a stalled pod would behave.
+   */
+  signalAll(signal: NodeJS.Signals): void;
+}
+
+/** `pid` and its descendants, parents first, read from /proc. */
+function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    const parent = tree[i] as number;
+    try {
+      const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8");
+      for (const child of children.trim().split(/\s+/)) if (child !== "") tree.push(Number(child));
+    } catch {
+      // The process is gone: nothing below it to signal.
+    }
+  }
+  return tree;
 }
 
 /**
@@ -115,6 +136,15 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
       });
     },
     kill: (signal = "SIGTERM") => child.kill(signal),
+    signalAll: (signal) => {
+      for (const pid of processTree(child.pid ?? -1)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // Exited meanwhile.
+        }
+      }
+    },
   };
 }
 
