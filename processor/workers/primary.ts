@@ -43,8 +43,12 @@ export function runPrimary(options: PrimaryOptions): void {
   // Ready once the first generation is all up; after that, one serving worker is enough.
   let started = false;
 
+  // Our own list: Node removes an exited worker from `cluster.workers` only once its IPC channel
+  // has also closed, which may come after the exit event.
+  const live = new Map<number, Worker>();
   const fork = (): Worker => {
     const worker = cluster.fork();
+    live.set(worker.id, worker);
     worker.on("message", (message: unknown) => {
       if (!isWorkerMessage(message)) return;
       if (message.kind !== "ready") return;
@@ -60,8 +64,9 @@ export function runPrimary(options: PrimaryOptions): void {
 
   cluster.on("exit", (worker, code, signal) => {
     const wasReady = ready.delete(worker.id);
+    live.delete(worker.id);
     if (draining) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) finish(options, log);
+      if (live.size === 0) finish(options, log);
       return;
     }
     if (!wasReady) {
@@ -88,7 +93,7 @@ export function runPrimary(options: PrimaryOptions): void {
 
   const stopAll = (exitCode: number) => {
     draining = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGKILL");
+    for (const worker of live.values()) worker.kill("SIGKILL");
     process.exit(exitCode);
   };
 
@@ -101,14 +106,14 @@ export function runPrimary(options: PrimaryOptions): void {
     readiness.set("draining");
     log.info("shutting down: draining workers", {
       signal,
-      workers: Object.keys(cluster.workers ?? {}).length,
+      workers: live.size,
       drainTimeoutMs: options.drainTimeoutMs,
     });
     const drain: PrimaryMessage = { kind: "drain" };
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.send(drain);
+    for (const worker of live.values()) worker.send(drain);
     // A worker that does not exit in time (stuck) is killed: the pod must not outlive its grace.
     const deadline = setTimeout(() => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill("SIGKILL");
+      for (const worker of live.values()) worker.kill("SIGKILL");
     }, options.drainTimeoutMs + 10_000);
     deadline.unref();
   };
