@@ -25,8 +25,7 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): {
   const notAfter = new Date(notBefore.getTime() + options.validDays * 86_400_000);
   const name = seq(set(seq(oid("2.5.4.3"), tlv(0x0c, Buffer.from(options.commonName, "utf8")))));
   const ecdsaWithSha256 = seq(oid("1.2.840.10045.4.3.2"));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  const serial = serialNumber(randomBytes(16));
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // version v3
     integer(serial),
@@ -47,6 +46,18 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): {
     cert: pem("CERTIFICATE", certificate),
     key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
   };
+}
+
+/**
+ * A certificate serial number from random bytes, as the content of a DER INTEGER: positive (top
+ * bit clear) and minimally encoded (first byte not zero). A zero first byte followed by one below
+ * 0x80 is a non-minimal encoding that OpenSSL rejects ("illegal padding"): one certificate in 256
+ * would fail to load, so the first byte is kept in 0x40–0x7f.
+ */
+export function serialNumber(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
+  return serial;
 }
 
 function extensions(options: SelfSignedOptions): Buffer[] {
