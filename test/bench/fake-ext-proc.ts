@@ -3,16 +3,15 @@
  * HTTP/2 client) for testing the load generator: it asks for bodies by `mode_override`, blocks a
  * user agent, and can misbehave on purpose, and it records every message of every stream.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { ProcessingMode_BodySendMode } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
 import {
   type ProcessingRequest,
-  ProcessingRequestSchema,
   type ProcessingResponse,
   ProcessingResponseSchema,
 } from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { PROCESS_PATH } from "./wire.ts";
+import { EXT_PROC_SERVICE } from "../support/ext-proc-service.ts";
 
 /** How the fake answers. */
 export interface FakePolicy {
@@ -90,19 +89,7 @@ function replyTo(message: ProcessingRequest, policy: FakePolicy): ProcessingResp
   return create(ProcessingResponseSchema, { response: { case: kind, value: {} } });
 }
 
-const SERVICE = {
-  process: {
-    path: PROCESS_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (message: ProcessingRequest) =>
-      Buffer.from(toBinary(ProcessingRequestSchema, message)),
-    requestDeserialize: (bytes: Buffer) => fromBinary(ProcessingRequestSchema, bytes),
-    responseSerialize: (message: ProcessingResponse) =>
-      Buffer.from(toBinary(ProcessingResponseSchema, message)),
-    responseDeserialize: (bytes: Buffer) => fromBinary(ProcessingResponseSchema, bytes),
-  },
-} satisfies grpc.ServiceDefinition;
+const SERVICE = EXT_PROC_SERVICE;
 
 type Call = grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
 

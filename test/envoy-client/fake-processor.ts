@@ -3,7 +3,7 @@
  * the Envoy-behaving client's behaviour (which runs on Connect, so these tests cross two gRPC
  * stacks too). Each message goes to a script that decides the reply.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -26,7 +26,6 @@ import {
   HeadersResponseSchema,
   ImmediateResponseSchema,
   type ProcessingRequest,
-  ProcessingRequestSchema,
   type ProcessingResponse,
   ProcessingResponseSchema,
   TrailersResponseSchema,
@@ -35,6 +34,7 @@ import {
   HttpStatusSchema,
   type StatusCode,
 } from "../../processor/gen/envoy/type/v3/http_status_pb.ts";
+import { EXT_PROC_SERVICE } from "../support/ext-proc-service.ts";
 import type { StatusCode as GrpcStatusCode } from "../support/grpc-client.ts";
 
 /** What the script does with one message. */
@@ -61,19 +61,7 @@ export interface FakeProcessor {
   stop(): Promise<void>;
 }
 
-const SERVICE = {
-  process: {
-    path: "/envoy.service.ext_proc.v3.ExternalProcessor/Process",
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (message: ProcessingRequest) =>
-      Buffer.from(toBinary(ProcessingRequestSchema, message)),
-    requestDeserialize: (bytes: Buffer) => fromBinary(ProcessingRequestSchema, bytes),
-    responseSerialize: (message: ProcessingResponse) =>
-      Buffer.from(toBinary(ProcessingResponseSchema, message)),
-    responseDeserialize: (bytes: Buffer) => fromBinary(ProcessingResponseSchema, bytes),
-  },
-} satisfies grpc.ServiceDefinition;
+const SERVICE = EXT_PROC_SERVICE;
 
 /** Starts a fake processor on an ephemeral 127.0.0.1 port, cleartext (h2c). */
 export async function startFakeProcessor(script: Script): Promise<FakeProcessor> {
