@@ -25,7 +25,7 @@ authorization) to first.
 
 {{/*
 The ext_proc HTTP filter (the HTTP_FILTER patch value). Field by field it reproduces Datadog's
-reference manifests; see envoy-ext-proc-contract.md section 1 for each field's meaning.
+reference manifests; docs/envoy-filter.md gives each field's meaning.
 */}}
 {{- define "aap-extproc.extProcFilter" -}}
 name: {{ include "aap-extproc.extprocFilterName" . }}

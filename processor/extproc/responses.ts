@@ -1,6 +1,6 @@
 /**
  * Builds every ProcessingResponse the processor sends. Phases return a {@link Verdict}; this module
- * alone knows the wire shape (envoy-ext-proc-contract.md §4–§5).
+ * alone knows the wire shape (docs/envoy-filter.md#replies).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeaderValueOptionSchema, HeaderValueSchema } from "../gen/envoy/config/core/v3/base_pb.ts";

@@ -31,7 +31,8 @@ const SIGNATURE_BYTES = 12;
 /**
  * Creates a buffer that keeps at most `limit` bytes (a limit ≤ 0 keeps nothing). Chunks are
  * stored as copies and joined on demand, so memory follows what was kept, not the limit: a small
- * body does not reserve 10 MiB. Matches the Go reference's truncation rule (§4.2).
+ * body does not reserve 10 MiB. Matches the Go processor's truncation rule
+ * (docs/go-compatibility.md#bodies).
  */
 export function createBodyBuffer(limit: number, options: BodyBufferOptions = {}): BodyBuffer {
   const max = Math.max(0, Math.floor(limit));

@@ -1,4 +1,4 @@
-/** Client IP resolution from request headers, following the Go reference (§7). */
+/** Client IP resolution from request headers, as in the Go processor (docs/go-compatibility.md). */
 import { forwardedForValues } from "./forwarded.ts";
 import { isPrivateIp, parseIp } from "./ip.ts";
 
@@ -11,7 +11,7 @@ export interface ClientIpOptions {
 }
 
 /**
- * Headers consulted by default, in priority order (go-reference-processor.md §7.1). `forwarded`
+ * Headers consulted by default, in priority order (docs/go-compatibility.md#client-ip). `forwarded`
  * is the RFC 7239 header (dd-trace-js still lists the older `x-forwarded`; the Go image we replace
  * does not).
  */

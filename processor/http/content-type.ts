@@ -18,7 +18,8 @@ const MAX_PLANS = 4;
  * Which parser a body needs, or undefined when it is not parsed as declared (images,
  * octet-stream, a missing or malformed type). With several media types (repeated header lines),
  * the first one with a kind.
- * - `json`: any media type ending in `json`, exactly the Go reference's gate (§4.3):
+ * - `json`: any media type ending in `json`, exactly the Go processor's gate
+ *   (docs/go-compatibility.md#bodies):
  *   `application/json`, `text/json`, `*\/*+json`, `application/x-ndjson`.
  * - `multipart`: `multipart/form-data`, `multipart/mixed`, `multipart/related`.
  * - `xml`: `text/xml`, `application/xml`, `*\/*+xml`.

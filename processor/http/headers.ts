@@ -20,7 +20,8 @@ export interface SplitHeaders {
 
 /**
  * Splits entries into pseudo-headers and lower-cased regular headers. Empty keys are skipped and
- * repeated headers keep every value, as in the Go reference (§6.1).
+ * repeated headers keep every value, as in the Go processor
+ * (docs/go-compatibility.md#request-model).
  */
 export function splitHeaders(entries: readonly HeaderEntry[]): SplitHeaders {
   const pseudo = new Map<string, string>();

@@ -2,7 +2,7 @@
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 
 /**
- * Ranges that are not "global" in the Go reference's sense (go-reference-processor.md §7.1):
+ * Ranges that are not "global" in the Go processor's sense (docs/go-compatibility.md#client-ip):
  * private, loopback, link-local unicast, carrier-grade NAT and IPv6 site-local. Node's BlockList
  * also matches IPv4-mapped IPv6 addresses against the IPv4 ranges.
  */

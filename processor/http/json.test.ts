@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { parseJsonText } from "./json.ts";
 import { readJsonLenient } from "./json-lenient.ts";
 
-/** A body cut at the limit: what is open at the cut is closed (go-reference-processor.md §4.4). */
+/** A body cut at the limit: what is open at the cut is closed (docs/go-compatibility.md#bodies). */
 const cuts: Array<[string, string, unknown]> = [
   ["complete pairs kept, open object closed", '{"a":1,"b":"x"', { a: 1, b: "x" }],
   ["half-read key dropped", '{"a":1,"b', { a: 1 }],

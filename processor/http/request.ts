@@ -94,7 +94,8 @@ export function requestFromHeaders(
   if (rawUri === undefined) return missing(":path");
   const authority = pseudo.get(":authority") ?? firstValue(all, "host") ?? "";
   const headers = withUnderscoreAliases(withoutHeader(all, "cookie"));
-  // The WAF's host header is the authority, as in the Go reference (§6.4).
+  // The WAF's host header is the authority, as in the Go processor
+  // (docs/go-compatibility.md#waf-addresses).
   if (authority !== "") headers.host = [authority];
   const request: HttpRequest = {
     method,

@@ -6,7 +6,7 @@
  * dd-trace internals used (dd-trace 6.21.0; each guarded, so a change degrades a feature with a
  * warning instead of breaking requests):
  * - `priority_sampler.keepTrace(span, ASM)`: the only keep honoured in standalone mode
- *   (dd-trace-node.md §6); it also records `_dd.p.dm=-5`.
+ *   (docs/libddwaf-and-dd-trace.md#standalone-mode); it also records `_dd.p.dm=-5`.
  * - `standalone/tracesource.addTraceSourceTag`: `_dd.p.ts=02` in APM mode too, as Go sets it on
  *   every event.
  * - `span.context()._trace.tags` to read `_dd.p.ts`, `_sampling` to read the decision and to mark

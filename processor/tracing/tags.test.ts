@@ -60,7 +60,7 @@ function eventTags(name: ScenarioName): Record<string, string> {
   };
 }
 
-describe("spanTagsFor: the scenarios, tag by tag (go-reference-processor.md §9, B35)", () => {
+describe("spanTagsFor: the scenarios, tag by tag (docs/span-tags.md, B35)", () => {
   test("benign: request and response tags, no appsec event", () => {
     const tags = tagsOf("benign");
     assert.equal(tags.name, "http.request");

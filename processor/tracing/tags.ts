@@ -1,8 +1,8 @@
 /**
  * The span's name, resource and tags, computed from the stream's request, WAF runs and end: a pure
  * function shared by the dd-trace tracer and the recording tracer, so tests see exactly what is
- * sent. Tags follow the Go reference processor (go-reference-processor.md §9) and dd-trace-js's
- * reporter (dd-trace-node.md §5.1); deliberate differences are commented where they are made.
+ * sent. Tags follow the Go processor and dd-trace-js's reporter (docs/span-tags.md);
+ * deliberate differences are commented where they are made.
  */
 import { gzipSync } from "node:zlib";
 import { CLIENT_IP_HEADERS } from "../http/index.ts";
@@ -55,7 +55,7 @@ export interface SpanTagOptions {
 /**
  * Name, resource and tags of the span of one stream.
  *
- * Decisions (go-reference-processor.md [Decide] items):
+ * Decisions where the Go processor could be followed or not (docs/span-tags.md):
  * - `_dd.runtime_family` is `nodejs` (what this runtime is), where Go writes `go`.
  * - Observability mode: the span reports what reached the client: the upstream status and no
  *   `appsec.blocked` (B45). The would-be block is visible in the triggers (`security_response_id`,

@@ -2,7 +2,7 @@
  * Verdicts: libddwaf's `actions` map turned into a neutral, proxy-independent type.
  *
  * Rules follow DataDog/dd-trace-go `instrumentation/appsec/emitter/waf/actions/{block,http_redirect}.go`
- * (go-reference-processor.md §5.2, §5.4) and dd-trace-js `appsec/blocking/index.js`.
+ * (docs/go-compatibility.md#blocking) and dd-trace-js `appsec/blocking/index.js`.
  */
 
 /** How a block page is rendered: `auto` picks JSON or HTML from the request's `Accept`. */
@@ -31,8 +31,8 @@ const DEFAULT_BLOCK_STATUS = 403;
 const DEFAULT_REDIRECT_STATUS = 303;
 
 /**
- * Parses libddwaf's `actions` (an object keyed by action type, dd-trace-node.md §2.3). Returns the
- * blocking verdicts, redirect first (dd-trace gives `redirect_request` priority over
+ * Parses libddwaf's `actions` (an object keyed by action type, docs/libddwaf-and-dd-trace.md).
+ * Returns the blocking verdicts, redirect first (dd-trace gives `redirect_request` priority over
  * `block_request`); other action types (`generate_stack`, custom ones) are ignored.
  */
 export function actionsFromWaf(actions: unknown): WafAction[] {

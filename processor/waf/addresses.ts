@@ -1,6 +1,6 @@
 /**
  * libddwaf address names: the keys of the data passed to {@link WafContext.run}. This file is the
- * only place in the project where these strings are spelled out (STYLE.md 2.10); everything else
+ * only place in the project where these strings are spelled out; everything else
  * refers to `ADDRESSES.X`.
  *
  * The list covers every address of dd-trace's recommended ruleset (dd-trace 6.21.0,

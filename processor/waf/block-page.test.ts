@@ -13,7 +13,7 @@ const decode = (body: Uint8Array): string => new TextDecoder().decode(body);
 const header = (headers: ReadonlyArray<readonly [string, string]>, name: string) =>
   headers.find(([key]) => key === name)?.[1];
 
-// go-reference-processor.md §5.2 (Go's substring-position rule), plus the explicit types.
+// docs/go-compatibility.md#blocking (Go's substring-position rule), plus the explicit types.
 const acceptCases: Array<[BlockType, string | undefined, "json" | "html"]> = [
   ["auto", undefined, "json"],
   ["auto", "", "json"],

@@ -1,6 +1,6 @@
 /**
  * Block pages: Datadog's standard JSON and HTML pages (or the operator's own), rendered for a
- * {@link WafAction} exactly as the Go reference renders them (go-reference-processor.md §5.1–5.4).
+ * {@link WafAction} exactly as the Go processor renders them (docs/go-compatibility.md#blocking).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -10,7 +10,7 @@ import { WafLoadError } from "./errors.ts";
 
 /**
  * dd-trace ships its default pages as string constants in this module (there are no
- * `blocked.json` / `blocked.html` files in dd-trace 6; dd-trace-node.md §3.3).
+ * `blocked.json` / `blocked.html` files in dd-trace 6).
  */
 const DD_TRACE_TEMPLATES_ID = "dd-trace/packages/dd-trace/src/appsec/blocking/templates.js";
 

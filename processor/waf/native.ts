@@ -1,9 +1,9 @@
 /**
  * Typed view of `@datadog/native-appsec` 11.x as it behaves at runtime. Its `index.d.ts` is wrong
- * in places (dd-trace-node.md §2.5: `actions` is a map, not an array; the context type is not
- * exported; events and attributes are untyped), so this file declares only what we rely on and
- * loads the binding through `createRequire`, which is the only import of the package in the
- * project.
+ * in places (docs/libddwaf-and-dd-trace.md: `actions` is a map, not an array; the context type
+ * is not exported; events and attributes are untyped), so this file declares only what we rely
+ * on and loads the binding through `createRequire`, which is the only import of the package in
+ * the project.
  */
 import { createRequire } from "node:module";
 import { WafLoadError } from "./errors.ts";
@@ -25,7 +25,7 @@ export type NativeDiagnostics = Record<string, NativeDiagnosticsSection | string
   ruleset_version?: string;
 };
 
-/** What `DDWAFContext.run` returns (dd-trace-node.md §2.3). */
+/** What `DDWAFContext.run` returns (docs/libddwaf-and-dd-trace.md). */
 export interface NativeResult {
   timeout: boolean;
   /** Time spent inside libddwaf, in nanoseconds. */

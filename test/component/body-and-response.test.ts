@@ -1,5 +1,5 @@
 /**
- * Body and response scenarios (go-reference-processor.md §19.2, §19.3, §19.8): request-body and
+ * Body and response scenarios (docs/scenarios.md): request-body and
  * response-body blocks for every body type, truncation at the limit, trailers, early responses,
  * observability mode. Real libddwaf, test ruleset.
  */

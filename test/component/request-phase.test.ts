@@ -1,5 +1,5 @@
 /**
- * Request-header scenarios of the Go reference (go-reference-processor.md §19.1, B01–B15), with
+ * Request-header scenarios (docs/scenarios.md, B01–B15), with
  * the real libddwaf and the test ruleset, driven through the gRPC stream.
  */
 import assert from "node:assert/strict";

@@ -288,7 +288,7 @@ for (const valuesFile of ciValuesFiles()) {
         assert.equal(result.reset, false);
       } else {
         // STREAMED: Envoy has already sent the response headers when the verdict arrives, so it
-        // can only reset the stream (contract §5).
+        // can only reset the stream (docs/envoy-filter.md#replies).
         assert.ok(result.reset || result.localReply === "immediate", `status ${result.status}`);
       }
       assert.doesNotMatch(result.text, /match-response-body/, "the response body is not delivered");

@@ -1,6 +1,7 @@
 /**
  * The error path: message_timeout, non-OK closes, spurious and wrong-kind replies, an unreachable
- * server, and the clean close that means "continue without me" (envoy-ext-proc-contract.md §1, §6).
+ * server, and the clean close that means "continue without me"
+ * (docs/envoy-filter.md#ending-and-errors).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -1,5 +1,5 @@
 /**
- * Message order, body modes, trailers and mode_override (envoy-ext-proc-contract.md §2, §3, §4.2).
+ * Message order, body modes, trailers and mode_override (docs/envoy-filter.md).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

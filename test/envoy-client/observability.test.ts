@@ -1,4 +1,4 @@
-/** Observability (async) mode: send and go (envoy-ext-proc-contract.md §9). */
+/** Observability (async) mode: send and go (docs/envoy-filter.md#observability-mode). */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ProcessingMode_BodySendMode as Body } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";

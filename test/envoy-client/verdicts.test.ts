@@ -1,6 +1,6 @@
 /**
  * Header mutations and ImmediateResponse: what the upstream and the user get
- * (envoy-ext-proc-contract.md §4.2, §5, §7).
+ * (docs/envoy-filter.md#replies).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -1,8 +1,8 @@
 /**
- * A fake Datadog Agent for tests (dd-trace-node.md §9): HTTP on 127.0.0.1, port 0. It decodes the
- * msgpack traces dd-trace sends on `/v0.4/traces` and `/v0.5/traces` and answers the other
- * endpoints a tracer calls. It can start "down" (its port reserved but closed, so connections are
- * refused) and be brought up later on the same port.
+ * A fake Datadog Agent for tests (docs/libddwaf-and-dd-trace.md): HTTP on 127.0.0.1, port 0. It
+ * decodes the msgpack traces dd-trace sends on `/v0.4/traces` and `/v0.5/traces` and answers the
+ * other endpoints a tracer calls. It can start "down" (its port reserved but closed, so connections
+ * are refused) and be brought up later on the same port.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -1,6 +1,6 @@
 /**
  * Builders for the ProcessingRequest messages Envoy sends, for tests. Header values go in
- * `raw_value` only, as Envoy sends them (envoy-ext-proc-contract.md §7).
+ * `raw_value` only, as Envoy sends them (docs/envoy-filter.md#replies).
  */
 import { create } from "@bufbuild/protobuf";
 import {

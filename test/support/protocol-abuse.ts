@@ -1,7 +1,7 @@
 /**
  * Message sequences that break the ext_proc protocol, with the error code each must produce. Shared
  * by the stream-loop unit test and the over-the-wire integration test, so both layers are held to
- * the same list (STYLE.md §9.6).
+ * the same list.
  */
 import type { ProtocolErrorCode } from "../../processor/errors.ts";
 import type { ProcessingRequest } from "../../processor/gen/envoy/service/ext_proc/v3/external_processor_pb.ts";

@@ -38,7 +38,7 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** Benign requests that carry an upstream trace context (without and with the ASM trace source). */
 export type ContextScenarioName = "upstream-context" | "upstream-asm";
 
-/** The trace context of the `upstream-*` scenarios (go-reference-processor.md B36). */
+/** The trace context of the `upstream-*` scenarios (docs/scenarios.md B36). */
 export const UPSTREAM = { traceId: "12345", parentId: "67890" } as const;
 
 /** Builds a request model from pseudo-headers and headers, as `extproc/` does. */

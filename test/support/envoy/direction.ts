@@ -1,7 +1,7 @@
 /**
  * One direction (request or response) of an exchange through the filter: headers, body chunks in
- * the effective body mode, trailers, and the mutations of each reply (envoy-ext-proc-contract.md
- * §2–§5). The request and response paths of Envoy's filter are symmetric; only the names and the
+ * the effective body mode, trailers, and the mutations of each reply (docs/envoy-filter.md). The
+ * request and response paths of Envoy's filter are symmetric; only the names and the
  * buffer-overflow status differ.
  */
 import { create } from "@bufbuild/protobuf";
@@ -200,7 +200,8 @@ export async function processDirection(
       const bad = mutate(headers, common?.headerMutation);
       if (bad) return local(bad);
       if (common?.status === CommonResponse_ResponseStatus.CONTINUE_AND_REPLACE) {
-        // Replaces the body and skips the remaining body and trailer messages (contract §4.2).
+        // Replaces the body and skips the remaining body and trailer messages
+        // (docs/envoy-filter.md#replies).
         replaced = true;
         body = mutateBody(new Uint8Array(), common.bodyMutation);
         setHeader(headers, "content-length", String(body.length));
@@ -227,7 +228,7 @@ export async function processDirection(
       );
       const ended = stop(answer);
       if (ended) return local(ended);
-      // header_mutation on a STREAMED body reply has no effect: the headers are gone (§4.2).
+      // header_mutation on a STREAMED body reply has no effect: the headers are gone.
       released.body.push(
         answer.kind === "reply" ? mutateBody(chunk, answer.value.response?.bodyMutation) : chunk,
       );
@@ -236,7 +237,8 @@ export async function processDirection(
   } else if (hasBody && (mode === "BUFFERED" || mode === "BUFFERED_PARTIAL")) {
     const limit = run.settings.bufferLimitBytes;
     if (mode === "BUFFERED" && body.length > limit) {
-      // The server never hears of it (contract §2.2): 413 on requests, 500 on responses.
+      // The server never hears of it (docs/envoy-filter.md#send-modes): 413 on requests, 500 on
+      // responses.
       return local(
         direction === "request"
           ? plainReply("buffer-limit", 413, "Payload Too Large")

@@ -189,7 +189,8 @@ export class EnvoyFilter {
     }
     const res = await processDirection(run, "response", responseMessage(upstream, chunkSize));
     if (res.kind === "local") {
-      // Once the response headers went downstream, Envoy can only reset the stream (contract §5).
+      // Once the response headers went downstream, Envoy can only reset the stream
+      // (docs/envoy-filter.md#replies).
       const started = res.released;
       const reply = started
         ? {
@@ -237,7 +238,7 @@ export class EnvoyFilter {
     const stream = run.stream;
     const observability = this.settings.observabilityMode;
     // Envoy half-closes when done; in observability mode it keeps the stream open up to
-    // deferred_close_timeout and then resets it (contract §9).
+    // deferred_close_timeout and then resets it (docs/envoy-filter.md#observability-mode).
     const streamEnd = stream
       ? observability
         ? stream.finish(this.settings.deferredCloseTimeoutMs, false)

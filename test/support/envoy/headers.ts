@@ -1,6 +1,6 @@
 /**
  * HTTP header lists as Envoy's header maps hold them, their ext_proc wire form, and Envoy's way of
- * applying a `HeaderMutation` with the default mutation rules (envoy-ext-proc-contract.md §7;
+ * applying a `HeaderMutation` with the default mutation rules (docs/envoy-filter.md#replies;
  * Envoy's ext_proc `mutation_utils.cc` and `mutation_rules` Checker).
  */
 import { create } from "@bufbuild/protobuf";

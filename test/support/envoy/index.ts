@@ -1,7 +1,7 @@
 /**
  * A client that behaves as Envoy's ext_proc HTTP filter, configured by a decoded
  * `ExternalProcessor` (what the chart's EnvoyFilter renders), for end-to-end tests and the try-it
- * gateway. See envoy-ext-proc-contract.md for each behaviour and test/envoy-client/ for the tests
+ * gateway. See docs/envoy-filter.md for each behaviour and test/envoy-client/ for the tests
  * that pin them.
  */
 import type { ExternalProcessor } from "../../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.ts";

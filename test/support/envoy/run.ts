@@ -1,9 +1,9 @@
 /**
  * The per-request state of Envoy's ext_proc filter: the lazily opened stream, the send modes (which
- * a `mode_override` may replace), and the error path (envoy-ext-proc-contract.md §6): a timeout,
- * a non-OK close, a spurious or wrong-kind reply either fails open (the request goes on without
- * the server) or fails closed (504 for a timeout, `status_on_error` otherwise). A clean close (OK)
- * means "continue without me".
+ * a `mode_override` may replace), and the error path (docs/envoy-filter.md#ending-and-errors): a
+ * timeout, a non-OK close, a spurious or wrong-kind reply either fails open (the request goes on
+ * without the server) or fails closed (504 for a timeout, `status_on_error` otherwise). A clean
+ * close (OK) means "continue without me".
  */
 import type {
   ImmediateResponse,
@@ -71,7 +71,8 @@ export class FilterRun {
         return this.fail("spurious");
       case "closed":
         if (awaited.code !== 0) return this.fail("error");
-        // Clean close: Envoy stops consulting the server and continues (contract §6).
+        // Clean close: Envoy stops consulting the server and continues
+        // (docs/envoy-filter.md#ending-and-errors).
         this.done = true;
         this.serverClosed = true;
         return { kind: "skip" };

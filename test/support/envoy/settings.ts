@@ -1,6 +1,6 @@
 /**
  * The effective settings of Envoy's ext_proc filter, read from a decoded `ExternalProcessor` the way
- * Envoy reads it (envoy-ext-proc-contract.md §1–§2), plus the two knobs that live outside the filter
+ * Envoy reads it (docs/envoy-filter.md), plus the two knobs that live outside the filter
  * config: Envoy's buffer limit and `status_on_error` (absent from the pinned protos).
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";

@@ -89,7 +89,7 @@ export class ProcessorStream {
   }
 
   #extendTimer(message: ProcessingResponse): void {
-    // Honoured once per message, and only up to max_message_timeout (contract §4.2).
+    // Honoured once per message, and only up to max_message_timeout (docs/envoy-filter.md#replies).
     if (this.#extended || this.#timer.maxMessageTimeoutMs === undefined) return;
     const wanted = durationMs(message.overrideMessageTimeout, 0);
     if (wanted > this.#timer.maxMessageTimeoutMs) return;
