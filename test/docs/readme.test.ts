@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { PROTOCOL_ERROR_CODES, STARTUP_ERROR_CODES } from "../../processor/errors.ts";
-import { README, regenerate } from "./readme.ts";
+import { README, regenerate } from "../../tools/readme.ts";
 
 const readme = readFileSync(README, "utf8");
 

@@ -1,15 +1,15 @@
 /**
- * The try-it gateway (`npm run demo`, test/demo/): what its README promises, checked with curl
+ * The try-it gateway (`npm run demo`, tools/try-it/): what its README promises, checked with curl
  * against the real CLI.
  */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, before, describe, test } from "node:test";
+import { blockAllRuleset } from "../../tools/try-it/block-all.ts";
+import { DEMO_FILTER_CONFIG } from "../../tools/try-it/gateway.ts";
 import { decodeEnvoyFilter } from "../chart/support/envoy-config.ts";
 import { render } from "../chart/support/helm.ts";
-import { blockAllRuleset } from "../demo/block-all.ts";
-import { DEMO_FILTER_CONFIG } from "../demo/gateway.ts";
 import { curl, type DemoProcess, startDemo } from "./support/demo-process.ts";
 
 const XSS = "/?q=<script>alert(1)</script>";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import type { RequestLogEntry } from "../demo/gateway.ts";
+import type { RequestLogEntry } from "../../tools/try-it/gateway.ts";
 import { type DemoProcess, startDemo } from "./support/demo-process.ts";
 
 const run = promisify(execFile);

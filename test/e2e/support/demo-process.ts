@@ -1,10 +1,10 @@
-/** Runs the try-it gateway CLI (`test/demo/main.ts`, what `npm run demo` runs) for tests. */
+/** Runs the try-it gateway CLI (`tools/try-it/main.ts`, what `npm run demo` runs) for tests. */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
+import type { RequestLogEntry } from "../../../tools/try-it/gateway.ts";
 import { ROOT } from "../../chart/support/helm.ts";
-import type { RequestLogEntry } from "../../demo/gateway.ts";
 
 /** A running gateway process. */
 export interface DemoProcess {
@@ -18,12 +18,12 @@ export interface DemoProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node test/demo/main.ts ...args` on an ephemeral port. */
+/** Starts `node tools/try-it/main.ts ...args` on an ephemeral port. */
 export function startDemo(
   args: string[] = [],
   env: Record<string, string> = {},
 ): Promise<DemoProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "test/demo/main.ts"), ...args], {
+  const child = spawn(process.execPath, [join(ROOT, "tools/try-it/main.ts"), ...args], {
     env: { PATH: process.env.PATH ?? "", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,6 +1,6 @@
 /**
  * `npm run demo [-- [--block-all] [--tls] [UPSTREAM_URL]]`: the try-it gateway on
- * http://127.0.0.1:$PORT (default 8080). See test/demo/README.md.
+ * http://127.0.0.1:$PORT (default 8080). See tools/try-it/README.md.
  */
 import { parseArgs } from "node:util";
 import { startGateway } from "./gateway.ts";

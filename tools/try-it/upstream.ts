@@ -1,5 +1,9 @@
 /** The gateway's backends: a built-in echo, or an HTTP URL the allowed requests are proxied to. */
-import type { ForwardedRequest, Upstream, UpstreamResponse } from "../support/envoy/index.ts";
+import type {
+  ForwardedRequest,
+  Upstream,
+  UpstreamResponse,
+} from "../../test/support/envoy/index.ts";
 
 const decoder = new TextDecoder();
 

@@ -1,10 +1,9 @@
 /**
  * Latency of one stream's WAF work with the recommended ruleset: createContext + run + dispose,
- * wall time, plus libddwaf's own duration. Not a test; run with `node processor/waf/bench.ts [n]`.
+ * wall time, plus libddwaf's own duration. Not a test; run with `npm run bench:waf -- [n]`.
  */
-import { silentLogger } from "../log.ts";
-import { ADDRESSES } from "./addresses.ts";
-import { createWafEngine } from "./engine.ts";
+import { silentLogger } from "../../processor/log.ts";
+import { ADDRESSES, createWafEngine } from "../../processor/waf/index.ts";
 
 const RUNS = Number(process.argv[2] ?? 2000);
 const BUDGET_US = 10_000;

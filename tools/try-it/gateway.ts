@@ -13,7 +13,11 @@ import {
   ExternalProcessorSchema,
 } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/ext_proc_pb.ts";
 import { ProcessingMode_HeaderSendMode } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
-import { createEnvoyFilter, type ExchangeResult, type Upstream } from "../support/envoy/index.ts";
+import {
+  createEnvoyFilter,
+  type ExchangeResult,
+  type Upstream,
+} from "../../test/support/envoy/index.ts";
 import { writeBlockAllRuleset } from "./block-all.ts";
 import { type FrontRequest, type FrontResponse, startFront } from "./front.ts";
 import { startDemoProcessor } from "./processor.ts";
