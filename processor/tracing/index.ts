@@ -5,12 +5,9 @@
 
 export type { DatadogTracer, TracerTestOptions } from "./dd-tracer.ts";
 export { createTracer } from "./dd-tracer.ts";
-export type { RecordingTracerOptions } from "./recording.ts";
-export { createNoopTracer, createRecordingTracer } from "./recording.ts";
 export type { SpanTagOptions } from "./tags.ts";
 export { spanTagsFor } from "./tags.ts";
 export type {
-  RecordedSpan,
   SpanEnd,
   SpanStart,
   SpanTags,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { createNoopTracer, createRecordingTracer } from "../../test/support/recording-tracer.ts";
 import { scenarios } from "../../test/support/tracing-scenarios.ts";
 import { createLogger } from "../log.ts";
-import { createNoopTracer, createRecordingTracer } from "./recording.ts";
 import { createRateLimiter, createSchemaSampler } from "./sampling.ts";
 import { createSpanPolicy, PolicySpan, rateLimitedWarn, type SpanBackend } from "./stream-span.ts";
 

@@ -70,16 +70,3 @@ export interface SpanTags {
   /** The span's `error` flag (5xx). */
   readonly error: boolean;
 }
-
-/** A span as {@link createRecordingTracer} records it. */
-export interface RecordedSpan extends SpanTags {
-  readonly start: SpanStart;
-  readonly end: SpanEnd;
-  readonly wafResults: readonly WafRunResult[];
-  /** Force-kept for App and API Protection (priority 2, `_dd.p.ts=02`, `_dd.p.dm=-5`). */
-  readonly asmKept: boolean;
-  /** What {@link StreamSpan.propagationHeaders} returned, per call. */
-  readonly propagated: ReadonlyArray<ReadonlyArray<readonly [string, string]>>;
-  /** What {@link StreamSpan.shouldSampleSchema} decided, when it was asked. */
-  readonly schemaSampled: boolean | undefined;
-}

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { RecordedSpan } from "../../processor/tracing/index.ts";
 import { exchange, openStream, status } from "../support/grpc-client.ts";
 import {
   headerList,
@@ -15,6 +14,7 @@ import {
   responseBody,
   responseHeaders,
 } from "../support/messages.ts";
+import type { RecordedSpan } from "../support/recording-tracer.ts";
 import { startWafServer, TEST_RULES, type WafServer } from "../support/waf-server.ts";
 
 async function nextSpan(waf: WafServer, count: number): Promise<RecordedSpan> {

@@ -10,10 +10,10 @@ import {
   createWafSessionFactory,
 } from "../../processor/extproc/index.ts";
 import { createLogger } from "../../processor/log.ts";
-import { createRecordingTracer, type RecordedSpan } from "../../processor/tracing/index.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
 import { type Client, createClient } from "./grpc-client.ts";
 import { startTestServer, type TestServer } from "./in-process.ts";
+import { createRecordingTracer, type RecordedSpan } from "./recording-tracer.ts";
 
 /** The test ruleset (test/fixtures/rules/README.md). */
 export const TEST_RULES = fileURLToPath(

@@ -1,19 +1,41 @@
 /**
- * Tracers without dd-trace: a no-op one (tests, kill switch) and a recording one for component
- * tests, which runs the same span logic and tag computation as the dd-trace tracer.
+ * Test tracers without dd-trace: a no-op one, and a recording one for component tests, which runs
+ * the processor's own span policy and tag computation (processor/tracing/stream-span.ts, tags.ts)
+ * with a backend that keeps the spans in memory instead of sending them.
  */
 import { randomBytes } from "node:crypto";
-import { silentLogger } from "../log.ts";
-import { type Clock, createRateLimiter, createSchemaSampler } from "./sampling.ts";
-import { createSpanPolicy, PolicySpan, type SpanBackend } from "./stream-span.ts";
+import { silentLogger } from "../../processor/log.ts";
+import {
+  type Clock,
+  createRateLimiter,
+  createSchemaSampler,
+} from "../../processor/tracing/sampling.ts";
+import {
+  createSpanPolicy,
+  PolicySpan,
+  type SpanBackend,
+} from "../../processor/tracing/stream-span.ts";
 import type {
-  RecordedSpan,
   SpanEnd,
   SpanStart,
   SpanTags,
   StreamSpan,
   StreamTracer,
-} from "./types.ts";
+} from "../../processor/tracing/types.ts";
+import type { WafRunResult } from "../../processor/waf/index.ts";
+
+/** A span as {@link createRecordingTracer} records it. */
+export interface RecordedSpan extends SpanTags {
+  readonly start: SpanStart;
+  readonly end: SpanEnd;
+  readonly wafResults: readonly WafRunResult[];
+  /** Force-kept for App and API Protection (priority 2, `_dd.p.ts=02`, `_dd.p.dm=-5`). */
+  readonly asmKept: boolean;
+  /** What {@link StreamSpan.propagationHeaders} returned, per call. */
+  readonly propagated: ReadonlyArray<ReadonlyArray<readonly [string, string]>>;
+  /** What {@link StreamSpan.shouldSampleSchema} decided, when it was asked. */
+  readonly schemaSampled: boolean | undefined;
+}
 
 const NOOP_SPAN: StreamSpan = Object.freeze({
   propagationHeaders: () => [],
