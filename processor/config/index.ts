@@ -1,4 +1,3 @@
-export type { ConfigError, ConfigResult } from "./config.ts";
 export { formatConfigError, loadConfig } from "./config.ts";
-export type { Config, Setting } from "./settings.ts";
+export type { Config } from "./settings.ts";
 export { SETTINGS } from "./settings.ts";

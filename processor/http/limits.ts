@@ -14,9 +14,6 @@ export const BODY_VALUE_LIMITS = Object.freeze({
   maxStringLength: 4096,
 });
 
-/** Notes recorded when a body value was cut to fit {@link BODY_VALUE_LIMITS}. */
-export type LimitNote = "depth-truncated" | "container-truncated" | "string-truncated";
-
 /** Notes recorded while parsing (a Set keeps them unique and in first-seen order). */
 export type Notes = Set<string>;
 

@@ -1,12 +1,9 @@
-export type { CreateServerOptions, GrpcServer, ListenTarget } from "./create-server.ts";
+export type { GrpcServer } from "./create-server.ts";
 export { createServer } from "./create-server.ts";
-export type { HealthInfo } from "./health.ts";
-export { createHealthServer, healthResponse } from "./health.ts";
+export { createHealthServer } from "./health.ts";
 export type { KeepaliveOptions } from "./keepalive.ts";
-export { DEFAULT_KEEPALIVE } from "./keepalive.ts";
-export type { Readiness, ReadinessState } from "./readiness.ts";
+export type { Readiness } from "./readiness.ts";
 export { createReadiness } from "./readiness.ts";
-export type { GrpcService, ServicesOptions } from "./services.ts";
 export { createServices } from "./services.ts";
-export type { TlsFiles, TlsMaterial } from "./tls.ts";
+export type { TlsMaterial } from "./tls.ts";
 export { describeCertificate, generateSelfSigned, loadTlsMaterial, watchTlsFiles } from "./tls.ts";

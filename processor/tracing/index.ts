@@ -3,14 +3,11 @@
  * only folder that touches dd-trace (in `dd-tracer.ts`, loaded when {@link createTracer} runs).
  */
 
-export type { DatadogTracer, TracerTestOptions } from "./dd-tracer.ts";
 export { createTracer } from "./dd-tracer.ts";
-export type { SpanTagOptions } from "./tags.ts";
 export { spanTagsFor } from "./tags.ts";
 export type {
   SpanEnd,
   SpanStart,
-  SpanTags,
   StreamSpan,
   StreamTracer,
 } from "./types.ts";

@@ -40,8 +40,5 @@ export const ADDRESSES = Object.freeze({
   WAF_CONTEXT_PROCESSOR: "waf.context.processor",
 });
 
-/** One of the address strings in {@link ADDRESSES}. */
-export type WafAddress = (typeof ADDRESSES)[keyof typeof ADDRESSES];
-
 /** The value of {@link ADDRESSES.WAF_CONTEXT_PROCESSOR} that turns on API Security schemas. */
 export const EXTRACT_SCHEMA = Object.freeze({ "extract-schema": true });
