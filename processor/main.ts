@@ -20,12 +20,22 @@ import {
 } from "./extproc/index.ts";
 import { createLogger, type Logger } from "./log.ts";
 import {
+  createMetrics,
+  type InspectionStatus,
+  type MetricsSnapshot,
+  notInspecting,
+  type ProcessMetrics,
+  renderMetrics,
+  workerGauges,
+} from "./metrics/index.ts";
+import {
   createHealthServer,
   createReadiness,
   createServer,
   createServices,
   describeCertificate,
   type GrpcServer,
+  type HealthInfo,
   loadTlsMaterial,
   type Readiness,
   watchTlsFiles,
@@ -36,11 +46,15 @@ import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index
 import {
   containerLimits,
   isPrimaryMessage,
+  type PrimaryHandle,
   runPrimary,
   type WorkerMessage,
   workerCount,
   workerHeapArgs,
 } from "./workers/index.ts";
+
+/** How long the primary waits for the workers' metrics on a scrape. */
+const SCRAPE_TIMEOUT_MS = 2000;
 
 /** gRPC framing overhead allowed above the body limit when sizing the largest accepted message. */
 const MESSAGE_HEADROOM_BYTES = 1024 * 1024;
@@ -93,8 +107,12 @@ async function startOrExit(start: () => Promise<void>, log: Logger): Promise<voi
 /** One process does everything: health, gRPC, signals. */
 async function serveAlone(config: Config, log: Logger): Promise<void> {
   const readiness = createReadiness();
-  const health = await startHealth(config, readiness, log);
-  const grpc = await startGrpc(config, readiness, log);
+  let grpc: GrpcRuntime | undefined;
+  const health = await startHealth(config, readiness, log, {
+    inspection: () => grpc?.inspection() ?? notInspecting(config.appsecEnabled),
+    metrics: async () => renderMetrics(grpc ? [await grpc.metrics.snapshot()] : []),
+  });
+  grpc = await startGrpc(config, readiness, log);
   const stop = async () => {
     await grpc.drain();
     health.close();
@@ -113,15 +131,26 @@ async function servePrimary(
   execArgv: string[],
 ): Promise<void> {
   const readiness = createReadiness();
-  const health = await startHealth(config, readiness, log);
+  let primary: PrimaryHandle | undefined;
+  const health = await startHealth(config, readiness, log, {
+    inspection: () => primary?.inspection() ?? notInspecting(config.appsecEnabled),
+    metrics: async () => {
+      const { snapshots, live } = (await primary?.scrape(SCRAPE_TIMEOUT_MS)) ?? {
+        snapshots: [],
+        live: 0,
+      };
+      return renderMetrics(snapshots, await workerGauges(live, snapshots.length));
+    },
+  });
   // Workers share the primary's listening socket: a stale socket file must go before they bind.
   if (config.udsPath) rmSync(config.udsPath, { force: true });
-  runPrimary({
+  primary = runPrimary({
     workers,
     execArgv,
     readiness,
     health,
     drainTimeoutMs: config.drainTimeoutMs,
+    appsecEnabled: config.appsecEnabled,
     log: log.child("primary"),
   });
 }
@@ -142,19 +171,37 @@ async function serveWorker(config: Config, log: Logger): Promise<void> {
     void stop().finally(() => process.exit(0));
   };
   process.on("message", (message) => {
-    if (isPrimaryMessage(message)) drain();
+    if (!isPrimaryMessage(message)) return;
+    if (message.kind === "drain") drain();
+    else void sendMetrics(message.id, grpc.metrics);
   });
   // Ctrl-C reaches the whole process group; the primary coordinates, the worker just drains.
   process.on("SIGINT", drain);
   process.on("SIGTERM", drain);
   readiness.set("ready");
-  const ready: WorkerMessage = { kind: "ready" };
+  const ready: WorkerMessage = { kind: "ready", status: grpc.inspection() };
   process.send?.(ready);
 }
 
-async function startHealth(config: Config, readiness: Readiness, log: Logger) {
+/** A worker's answer to the primary's scrape. */
+async function sendMetrics(id: number, metrics: ProcessMetrics): Promise<void> {
+  let snapshot: MetricsSnapshot = [];
+  try {
+    snapshot = await metrics.snapshot();
+  } finally {
+    const answer: WorkerMessage = { kind: "metrics", id, snapshot };
+    process.send?.(answer);
+  }
+}
+
+async function startHealth(
+  config: Config,
+  readiness: Readiness,
+  log: Logger,
+  sources: Pick<HealthInfo, "inspection" | "metrics">,
+) {
   const version = config.version ?? PROCESSOR_VERSION;
-  const health = createHealthServer(readiness, { version, appsecEnabled: config.appsecEnabled });
+  const health = createHealthServer(readiness, { version, ...sources });
   await listenHttp(health, config.healthPort, config.host);
   log.info("health server listening", { host: config.host, port: addressPort(health) });
   return health;
@@ -167,11 +214,20 @@ interface GrpcRuntime {
   /** Sends buffered traces to the Agent; bounded, so an absent Agent cannot hold the exit. */
   flush(): Promise<void>;
   connections(): number;
+  /** This process's metrics (`/metrics`). */
+  readonly metrics: ProcessMetrics;
+  /** Whether this process's WAF is loaded and inspecting. */
+  inspection(): InspectionStatus;
 }
 
 async function startGrpc(config: Config, readiness: Readiness, log: Logger): Promise<GrpcRuntime> {
-  const { createSession, flushTraces } = loadInspection(config, log);
-  const services = createServices({ createSession, readiness, log: log.child("extproc") });
+  const { createSession, flushTraces, metrics, inspection } = loadInspection(config, log);
+  const services = createServices({
+    createSession,
+    readiness,
+    log: log.child("extproc"),
+    metrics: metrics.metrics,
+  });
   const tls =
     config.tls && !config.udsPath
       ? await loadTlsMaterial(
@@ -218,6 +274,8 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
       await flushTraces().finally(() => clearTimeout(hold));
     },
     connections: () => server.connections,
+    metrics,
+    inspection,
   };
 }
 
@@ -255,16 +313,32 @@ function installSignals(
   process.on("SIGINT", onSignal);
 }
 
+/** What serves the streams of a process: its sessions, metrics and WAF state. */
+interface Inspection {
+  readonly createSession: SessionFactory;
+  readonly flushTraces: () => Promise<void>;
+  readonly metrics: ProcessMetrics;
+  readonly inspection: () => InspectionStatus;
+}
+
+/** This process's label in metrics: its cluster worker id, 0 when it runs alone. */
+function workerLabel(): string {
+  return String(cluster.worker?.id ?? 0);
+}
+
 /** Loads the WAF and block pages, or returns the pass-through session when AppSec is off. */
-function loadInspection(
-  config: Config,
-  log: Logger,
-): { createSession: SessionFactory; flushTraces: () => Promise<void> } {
+function loadInspection(config: Config, log: Logger): Inspection {
   if (!config.appsecEnabled) {
     log.warn(
       "App and API Protection is DISABLED (DD_APPSEC_ENABLED=false): requests are not inspected, every message gets CONTINUE",
     );
-    return { createSession: passThroughSession, flushTraces: async () => {} };
+    const inspection = () => notInspecting(false);
+    return {
+      createSession: passThroughSession,
+      flushTraces: async () => {},
+      metrics: createMetrics({ worker: workerLabel(), status: inspection }),
+      inspection,
+    };
   }
   const wafLog = log.child("waf");
   try {
@@ -282,6 +356,17 @@ function loadInspection(
 
     const tracer = createTracer(config, log.child("tracing"));
     const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
+    const inspection = (): InspectionStatus => ({
+      appsecEnabled: true,
+      wafReady: engine.loadedRules > 0,
+      wafVersion: engine.wafVersion,
+      rulesVersion: engine.rulesVersion,
+      loadedRules: engine.loadedRules,
+      failedRules: engine.failedRules.length,
+      bodyInspection: config.bodyLimit > 0,
+      blocking: !config.observabilityMode,
+    });
+    const metrics = createMetrics({ worker: workerLabel(), status: inspection, bodyBudget });
     const createSession = createWafSessionFactory({
       config,
       engine,
@@ -289,8 +374,9 @@ function loadInspection(
       tracer,
       bodyBudget,
       log: log.child("extproc"),
+      metrics: metrics.metrics,
     });
-    return { createSession, flushTraces: () => tracer.shutdown(2000) };
+    return { createSession, flushTraces: () => tracer.shutdown(2000), metrics, inspection };
   } catch (error) {
     if (isWafLoadError(error))
       throw new StartupError("waf", `${error.code}: ${error.message}`, { cause: error });

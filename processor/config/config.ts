@@ -2,6 +2,7 @@
  * Reads the processor's configuration from the environment, once, at startup. This module is the
  * only reader of `process.env` in the processor (main passes it in).
  */
+import { checkSafety } from "./safety.ts";
 import { type Config, SETTINGS } from "./settings.ts";
 
 /** One invalid variable: its name, the value given and what was expected. */
@@ -11,7 +12,10 @@ export interface ConfigError {
   readonly expected: string;
 }
 
-/** Outcome of {@link loadConfig}. Warnings (unknown variables) never stop startup. */
+/**
+ * Outcome of {@link loadConfig}. Warnings (unknown variables, settings that inspect less:
+ * `safety.ts`) never stop startup.
+ */
 export type ConfigResult =
   | { ok: true; config: Config; warnings: string[] }
   | { ok: false; errors: ConfigError[] };
@@ -37,6 +41,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     else errors.push({ name: setting.name, value: raw, expected: parsed.expected });
   }
   if (errors.length > 0) return { ok: false, errors };
+  const config = Object.freeze(values as unknown as Config);
+  const safety = checkSafety(config, env);
+  if (safety.errors.length > 0) return { ok: false, errors: safety.errors };
   const known = new Set(SETTINGS.map((setting) => setting.name));
   const warnings = Object.keys(env)
     .filter((name) => name.startsWith(OWN_PREFIX) && !known.has(name))
@@ -44,7 +51,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       (name) =>
         `unknown variable ${name} is ignored (known: ${[...known].filter((k) => k.startsWith(OWN_PREFIX)).join(", ")})`,
     );
-  return { ok: true, config: Object.freeze(values as unknown as Config), warnings };
+  return { ok: true, config, warnings: [...safety.warnings, ...warnings] };
 }
 
 /** The one-line message for an invalid variable, as printed at startup. */

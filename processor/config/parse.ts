@@ -80,12 +80,27 @@ export function parseChoice<T extends string>(raw: string, choices: readonly T[]
     : { ok: false, expected: `one of ${choices.join(", ")}` };
 }
 
-/** Accepts a regular expression that JavaScript can compile (libddwaf uses RE2, a subset). */
+/** RE2 leading inline flags (`(?i)`, `(?is)`), which JavaScript writes after the pattern. */
+const RE2_FLAGS = /^\(\?([imsU]+)\)/;
+/** JavaScript constructs RE2 does not have: lookaround and backreferences. */
+const NOT_RE2 = /\(\?<?[=!]|\\[1-9]/;
+
+/**
+ * Accepts an RE2 regular expression (libddwaf's syntax, as dd-trace's own defaults use it, e.g.
+ * `(?i)pass|token`). There is no RE2 compiler in Node, so this is a close check: leading inline
+ * flags and `(?P<name>` groups are translated, lookaround and backreferences are refused, and the
+ * rest must compile as a JavaScript regular expression. A pattern that slips through and is invalid
+ * for RE2 is not fatal: libddwaf then keeps its built-in default (checked in `waf/engine.test.ts`).
+ */
 export function parseRegExp(raw: string): Parsed<string> {
+  const expected = "a valid RE2 regular expression (no lookaround or backreferences)";
+  if (NOT_RE2.test(raw)) return { ok: false, expected };
+  const flags = RE2_FLAGS.exec(raw)?.[1] ?? "";
+  const pattern = raw.slice(flags === "" ? 0 : flags.length + 3).replaceAll("(?P<", "(?<");
   try {
-    new RegExp(raw);
+    new RegExp(pattern, flags.replace("U", ""));
     return { ok: true, value: raw };
   } catch {
-    return { ok: false, expected: "a valid regular expression" };
+    return { ok: false, expected };
   }
 }

@@ -88,6 +88,15 @@ const durationMs =
     return us.ok ? { ok: true, value: Math.round(us.value / 1000) } : us;
   };
 
+/** A WAF budget under 1 µs never lets libddwaf run: every request would pass uninspected. */
+function parseWafTimeout(raw: string): Parsed<number> {
+  const us = parseDurationUs(raw, "us");
+  if (us.ok && us.value < 1) {
+    return { ok: false, expected: "a duration of at least 1us (0 would skip every WAF run)" };
+  }
+  return us;
+}
+
 function parseWorkers(raw: string): Parsed<number | undefined> {
   if (raw.trim() === "auto") return { ok: true, value: undefined };
   const count = parseInteger(raw, 1, 256);
@@ -169,7 +178,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: false,
     defaultText: "false",
     description:
-      "Analyse asynchronously and never block (Envoy's `observability_mode` must be on too).",
+      "Analyse asynchronously and never block (Envoy's `observability_mode` must be on too). Logged as a warning at startup and shown by the health check.",
     parse: parseBool,
   },
   {
@@ -212,7 +221,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: 10_485_760,
     defaultText: "10485760",
     description:
-      "Bytes of each request and response body analysed; 0 turns body inspection off (Envoy's `allow_mode_override` must be on for bodies).",
+      "Bytes of each request and response body analysed; 0 turns body inspection off, which is logged as a warning at every start and shown by the health check (Envoy's `allow_mode_override` must be on for bodies).",
     parse: (raw) => parseInteger(raw, 0, 2 ** 31 - 1),
   },
   {
@@ -221,7 +230,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: 134_217_728,
     defaultText: "134217728",
     description:
-      "Bytes of bodies held for analysis across all streams (128 MiB). When it is spent, a body is analysed with what it already holds instead of growing, so many concurrent uploads cannot exhaust memory. Keep it well below the container's memory limit.",
+      "Bytes of bodies held for analysis across all streams (128 MiB). When it is spent, a body is analysed with what it already holds instead of growing, so many concurrent uploads cannot exhaust memory. Keep it well below the container's memory limit; it may not be smaller than DD_APPSEC_BODY_PARSING_SIZE_LIMIT (startup fails).",
     parse: (raw) => parseInteger(raw, 1, 2 ** 40),
   },
   {
@@ -239,15 +248,16 @@ export const SETTINGS: readonly AnySetting[] = [
     default: 10_000,
     defaultText: "10ms",
     description:
-      "WAF time budget per request (duration; a bare number is microseconds). A spent budget is recorded, never an error.",
-    parse: (raw) => parseDurationUs(raw, "us"),
+      "WAF time budget per request (duration; a bare number is microseconds). A spent budget is recorded (metric `aap_extproc_waf_timeouts_total`), never an error: the request passes. 0 is rejected (no run could ever finish); below 1ms a warning is logged at startup.",
+    parse: parseWafTimeout,
   },
   {
     name: "DD_APPSEC_ENABLED",
     field: "appsecEnabled",
     default: true,
     defaultText: "true",
-    description: "Kill switch: false answers every message CONTINUE without running the WAF.",
+    description:
+      "Kill switch: false answers every message CONTINUE without running the WAF. Loud by design: a warning at every start, `appsec.enabled: false` on the health check and `aap_extproc_waf_ready 0` in metrics.",
     parse: parseBool,
   },
   {
@@ -255,7 +265,8 @@ export const SETTINGS: readonly AnySetting[] = [
     field: "rulesPath",
     default: undefined,
     defaultText: "(recommended rules of dd-trace)",
-    description: "Path of a WAF ruleset file to use instead of the recommended one.",
+    description:
+      "Path of a WAF ruleset file to use instead of the recommended one. A file that cannot be read or parsed, or whose rules all fail to load, stops startup (exit 1); rules that fail individually are logged.",
     parse: optional(parseText),
   },
   {
@@ -263,7 +274,8 @@ export const SETTINGS: readonly AnySetting[] = [
     field: "obfuscatorKeyRegex",
     default: undefined,
     defaultText: "(dd-trace default)",
-    description: "Keys whose values are redacted in reported events.",
+    description:
+      "Keys whose values are redacted in reported events (RE2 syntax, e.g. `(?i)pass|token`; lookaround and backreferences are rejected).",
     parse: optional(parseRegExp),
   },
   {
@@ -271,7 +283,7 @@ export const SETTINGS: readonly AnySetting[] = [
     field: "obfuscatorValueRegex",
     default: undefined,
     defaultText: "(dd-trace default)",
-    description: "Values redacted in reported events.",
+    description: "Values redacted in reported events (RE2 syntax, as the key pattern).",
     parse: optional(parseRegExp),
   },
   {
@@ -295,7 +307,8 @@ export const SETTINGS: readonly AnySetting[] = [
     field: "traceRateLimit",
     default: 100,
     defaultText: "100",
-    description: "Traces with security events kept per second.",
+    description:
+      "Traces with security events kept per second; 0 keeps none (attacks are still blocked but not reported), logged as a warning at startup.",
     parse: (raw) => parseInteger(raw, 0, 1_000_000),
   },
   {

@@ -6,6 +6,7 @@
 import type { Config } from "../config/index.ts";
 import type { HttpRequest, HttpResponse } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import type { InspectionMetrics } from "../metrics/index.ts";
 import type { StreamSpan, StreamTracer } from "../tracing/index.ts";
 import {
   type BlockTemplates,
@@ -29,6 +30,8 @@ export interface AnalysisDeps {
   readonly tracer: StreamTracer;
   /** Process-wide bound on buffered body bytes. */
   readonly bodyBudget: BodyBudget;
+  /** WAF runs, rule matches and bodies are counted here. */
+  readonly metrics?: InspectionMetrics | undefined;
 }
 
 /** Everything one stream has learnt so far. Mutable, owned by the stream's session. */
@@ -79,7 +82,16 @@ export function runWaf(
   addresses: Record<string, unknown>,
 ): ImmediateVerdict | undefined {
   const result = analysis.waf.run(addresses, analysis.deps.config.wafTimeoutUs);
-  for (const id of ruleIdsOf(result.events)) analysis.ruleIds.add(id);
+  const metrics = analysis.deps.metrics;
+  const failed = result.errorCode !== undefined;
+  // A run with no address this ruleset reads never reaches libddwaf: not counted.
+  if (result.durationUs > 0 || result.timedOut || failed) {
+    metrics?.wafRun(result.durationUs, result.timedOut, failed);
+  }
+  for (const id of ruleIdsOf(result.events)) {
+    analysis.ruleIds.add(id);
+    metrics?.ruleMatched(id);
+  }
   analysis.span?.noteWaf(result);
   const action = result.actions[0];
   if (!action) return undefined;

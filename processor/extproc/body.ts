@@ -88,6 +88,7 @@ export async function analyseBody(direction: Direction, analysis: Analysis): Pro
     analysis.bodyNotes.push(`${direction}:${parsed.reason}`);
     return CONTINUE;
   }
+  analysis.deps.metrics?.bodyInspected(direction, truncated);
   const addresses =
     direction === "request"
       ? {

@@ -16,6 +16,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import type { ProcessingRequest } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { NO_METRICS, type StreamMetrics, type StreamResult } from "../metrics/index.ts";
 import { encodedResponseFor } from "./responses.ts";
 import type {
   SessionFactory,
@@ -67,8 +68,9 @@ export function openStream(
   context: StreamContext,
   createSession: SessionFactory,
   port: StreamPort,
+  metrics: StreamMetrics = NO_METRICS,
 ): ExtProcStream {
-  return new StreamLoop(context, createSession, port);
+  return new StreamLoop(context, createSession, port, metrics);
 }
 
 class StreamLoop implements ExtProcStream {
@@ -78,11 +80,19 @@ class StreamLoop implements ExtProcStream {
   readonly #context: StreamContext;
   readonly #createSession: SessionFactory;
   readonly #port: StreamPort;
+  readonly #metrics: StreamMetrics;
 
-  constructor(context: StreamContext, createSession: SessionFactory, port: StreamPort) {
+  constructor(
+    context: StreamContext,
+    createSession: SessionFactory,
+    port: StreamPort,
+    metrics: StreamMetrics,
+  ) {
     this.#context = context;
     this.#createSession = createSession;
     this.#port = port;
+    this.#metrics = metrics;
+    metrics.streamOpened();
   }
 
   receive(message: ProcessingRequest): void | Promise<void> {
@@ -130,7 +140,7 @@ class StreamLoop implements ExtProcStream {
     }
     if (!message.observabilityMode) this.#port.send(encodedResponseFor(event.kind, verdict));
     if (verdict.kind === "immediate") {
-      this.#end("blocked");
+      this.#end("blocked", verdict.details === "aap_redirected" ? "redirected" : "blocked");
       this.#port.finish();
     } else if (this.#state.phase === "finished" || verdict.close === true) {
       this.#end("complete");
@@ -144,12 +154,21 @@ class StreamLoop implements ExtProcStream {
     this.#port.fail(error);
   }
 
-  /** Ends the session exactly once, however the stream ends. */
-  #end(outcome: StreamOutcome): void {
+  /** Ends the session exactly once, however the stream ends, and counts the stream. */
+  #end(outcome: StreamOutcome, result: StreamResult = RESULT_OF[outcome]): void {
     this.#done = true;
+    this.#metrics.streamClosed(result);
     this.#session?.end(outcome);
   }
 }
+
+/** How a stream outcome is counted (a block is told apart from a redirect by its verdict). */
+const RESULT_OF: Readonly<Record<StreamOutcome, StreamResult>> = {
+  complete: "passed",
+  blocked: "blocked",
+  cancelled: "cancelled",
+  error: "error",
+};
 
 /** Calls the session method for the message's kind (the kind was checked by {@link eventOf}). */
 function dispatch(session: StreamSession, message: ProcessingRequest): SessionResult {

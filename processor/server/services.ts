@@ -28,6 +28,7 @@ import {
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Logger } from "../log.ts";
+import { NO_METRICS, type StreamMetrics } from "../metrics/index.ts";
 import type { Readiness, ReadinessState } from "./readiness.ts";
 
 /** What the services need. */
@@ -35,6 +36,8 @@ export interface ServicesOptions {
   readonly createSession: SessionFactory;
   readonly readiness: Readiness;
   readonly log: Logger;
+  /** Streams and protocol errors are counted here. */
+  readonly metrics?: StreamMetrics | undefined;
 }
 
 /** One service to register: its definition and implementation. */
@@ -132,6 +135,7 @@ type Call = ServerDuplexStream<ProcessingRequest | UndecodableMessage, Uint8Arra
  */
 function serveProcess(call: Call, options: ServicesOptions): void {
   const { log } = options;
+  const metrics = options.metrics ?? NO_METRICS;
   let open = true;
   const port: StreamPort = {
     send: (reply) => {
@@ -145,14 +149,14 @@ function serveProcess(call: Call, options: ServicesOptions): void {
     fail: (error) => {
       if (!open) return;
       open = false;
-      call.emit("error", statusOf(error, log));
+      call.emit("error", statusOf(error, log, metrics));
     },
   };
   const metadata = (key: string) => {
     const values = call.metadata.get(key);
     return values.length > 0 ? String(values[0]) : undefined;
   };
-  const stream = openStream({ metadata }, options.createSession, port);
+  const stream = openStream({ metadata }, options.createSession, port, metrics);
   const resume = () => {
     if (open) call.resume();
   };
@@ -181,6 +185,7 @@ function serveProcess(call: Call, options: ServicesOptions): void {
     if (!open) return;
     open = false;
     stream.cancel("error");
+    metrics.protocolError("undecodable-message");
     log.warn("stream failed", {
       rpc: "Process",
       code: "undecodable-message",
@@ -194,8 +199,13 @@ function serveProcess(call: Call, options: ServicesOptions): void {
 }
 
 /** The gRPC status for a failure of the stream loop, logged once. */
-function statusOf(error: unknown, log: Logger): { code: status; details: string } {
+function statusOf(
+  error: unknown,
+  log: Logger,
+  metrics: StreamMetrics,
+): { code: status; details: string } {
   if (isProtocolError(error)) {
+    metrics.protocolError(error.code);
     log.warn("protocol error", { rpc: "Process", code: error.code, error: error.message });
     return { code: status.INVALID_ARGUMENT, details: `${error.code}: ${error.message}` };
   }

@@ -6,4 +6,5 @@ export {
 } from "./container.ts";
 export type { WorkerMessage } from "./messages.ts";
 export { isPrimaryMessage } from "./messages.ts";
+export type { PrimaryHandle } from "./primary.ts";
 export { runPrimary } from "./primary.ts";

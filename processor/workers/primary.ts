@@ -15,8 +15,10 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Server as HttpServer } from "node:http";
 import type { Logger } from "../log.ts";
+import { type InspectionStatus, type MetricsSnapshot, notInspecting } from "../metrics/index.ts";
 import type { Readiness } from "../server/index.ts";
 import { isWorkerMessage, type PrimaryMessage } from "./messages.ts";
+import { scrapeWorkers } from "./scrape.ts";
 
 /** Options of {@link runPrimary}. */
 export interface PrimaryOptions {
@@ -27,17 +29,28 @@ export interface PrimaryOptions {
   /** The health server, already listening; closed at exit. */
   readonly health: HttpServer;
   readonly drainTimeoutMs: number;
+  /** DD_APPSEC_ENABLED, for the health check before any worker reported. */
+  readonly appsecEnabled: boolean;
   readonly log: Logger;
+}
+
+/** What the primary's health server asks of the workers. */
+export interface PrimaryHandle {
+  /** Each live worker's metrics (those that answer within `timeoutMs`), and how many are live. */
+  scrape(timeoutMs: number): Promise<{ snapshots: MetricsSnapshot[]; live: number }>;
+  /** The WAF state the workers reported: inspecting only when every ready worker is. */
+  inspection(): InspectionStatus;
 }
 
 /** Restarts faster than this many in a minute mean a crash loop: stop instead. */
 const MAX_RESTARTS_PER_MINUTE = 10;
 
 /** Forks the workers and supervises them until shutdown; exits the process when done. */
-export function runPrimary(options: PrimaryOptions): void {
+export function runPrimary(options: PrimaryOptions): PrimaryHandle {
   const { readiness, log } = options;
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...options.execArgv] });
   const ready = new Set<number>();
+  const statuses = new Map<number, InspectionStatus>();
   const restarts: number[] = [];
   let draining = false;
   // Ready once the first generation is all up; after that, one serving worker is enough.
@@ -53,6 +66,7 @@ export function runPrimary(options: PrimaryOptions): void {
       if (!isWorkerMessage(message)) return;
       if (message.kind !== "ready") return;
       ready.add(worker.id);
+      if (message.status) statuses.set(worker.id, message.status);
       if (!started && ready.size === options.workers) {
         started = true;
         log.info("processor ready", { workers: options.workers });
@@ -64,6 +78,7 @@ export function runPrimary(options: PrimaryOptions): void {
 
   cluster.on("exit", (worker, code, signal) => {
     const wasReady = ready.delete(worker.id);
+    statuses.delete(worker.id);
     live.delete(worker.id);
     if (draining) {
       if (live.size === 0) finish(options, log);
@@ -122,6 +137,23 @@ export function runPrimary(options: PrimaryOptions): void {
 
   for (let i = 0; i < options.workers; i++) fork();
   log.info("workers starting", { workers: options.workers });
+  return {
+    scrape: async (timeoutMs) => ({
+      snapshots: await scrapeWorkers([...live.values()], timeoutMs),
+      live: live.size,
+    }),
+    inspection: () => combineStatuses([...statuses.values()], options.appsecEnabled),
+  };
+}
+
+/** One status for the pod: the first worker's, ready only if every reporting worker is. */
+function combineStatuses(
+  statuses: readonly InspectionStatus[],
+  appsecEnabled: boolean,
+): InspectionStatus {
+  const [first] = statuses;
+  if (first === undefined) return notInspecting(appsecEnabled);
+  return { ...first, wafReady: statuses.every((status) => status.wafReady) };
 }
 
 function finish(options: PrimaryOptions, log: Logger): void {
