@@ -142,6 +142,9 @@ test("sensitive values are redacted in events; custom obfuscator regexes apply",
   };
   assert.ok(serialized().includes("<Redacted>"));
   assert.ok(!serialized("^nothing-matches$").includes("<Redacted>"));
+  // A pattern RE2 cannot compile (the config rejects it first): libddwaf keeps its own default
+  // rather than redacting nothing, so obfuscation never silently turns off.
+  assert.ok(serialized("pass(").includes("<Redacted>"));
 });
 
 test("replaceRules swaps the rules; an open context keeps the old ones", (t) => {
