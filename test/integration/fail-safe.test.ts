@@ -1,0 +1,53 @@
+/**
+ * Settings that would switch inspection off in effect stop the real processor with exit code 2
+ * and say why; documented ways of inspecting less start, with a warning.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import {
+  type ProcessorProcess,
+  spawnProcessor,
+  startProcessor,
+} from "../support/processor-process.ts";
+
+const started: ProcessorProcess[] = [];
+after(() => {
+  for (const processor of started) processor.kill("SIGKILL");
+});
+
+for (const [env, variable] of [
+  [{ DD_APPSEC_WAF_TIMEOUT: "0" }, "DD_APPSEC_WAF_TIMEOUT"],
+  [
+    {
+      DD_APPSEC_BODY_PARSING_SIZE_LIMIT: "1000000",
+      DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT: "1000",
+    },
+    "DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT",
+  ],
+  [
+    { DD_APPSEC_OBFUSCATION_PARAMETER_KEY_REGEXP: "(?=pass)" },
+    "DD_APPSEC_OBFUSCATION_PARAMETER_KEY_REGEXP",
+  ],
+] as const) {
+  test(`${JSON.stringify(env)} exits 2 naming ${variable}`, async () => {
+    const processor = spawnProcessor({ ...env, DD_SERVICE_EXTENSION_PORT: "0" });
+    started.push(processor);
+    assert.equal(await processor.exited, 2);
+    const error = processor.logs.find((line) => line.level === "error");
+    assert.equal(error?.variable, variable);
+    assert.match(String(error?.msg), new RegExp(`^invalid ${variable}=`));
+  });
+}
+
+test("a body limit of 0 starts, with a warning", async () => {
+  const processor = await startProcessor({
+    DD_SERVICE_EXTENSION_TLS: "false",
+    DD_APPSEC_BODY_PARSING_SIZE_LIMIT: "0",
+  });
+  started.push(processor);
+  assert.ok(
+    processor.logs.some(
+      (line) => line.level === "warn" && /body inspection is OFF/.test(String(line.msg)),
+    ),
+  );
+});
