@@ -143,3 +143,10 @@ gateway.networking.k8s.io/gateway-name: {{ .Values.envoyFilter.gateway.gatewayNa
 {{- toYaml .Values.envoyFilter.gateway.selector }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when something is told to scrape the processor's metrics, else empty.
+*/}}
+{{- define "aap-extproc.metricsEnabled" -}}
+{{- if or .Values.metrics.podAnnotations.enabled .Values.metrics.serviceMonitor.enabled }}true{{ end }}
+{{- end }}

@@ -7,6 +7,23 @@ Each rule fails with a sentence that names the values involved and says what to 
 {{- include "aap-extproc.validate.timeouts" . }}
 {{- include "aap-extproc.validate.tls" . }}
 {{- include "aap-extproc.validate.workload" . }}
+{{- include "aap-extproc.validate.failSafe" . }}
+{{- end }}
+
+{{/*
+Never fail open silently (docs/fail-safe-settings.md): values the processor would refuse at
+startup fail here, at install time, instead of as a crash loop.
+*/}}
+{{- define "aap-extproc.validate.failSafe" -}}
+{{- if lt (include "aap-extproc.durationMicros" .Values.appsec.wafTimeout | float64) 1.0 }}
+{{- fail (printf "appsec.wafTimeout (%s) must be at least 1us: with no time budget no WAF run could finish and every request would pass uninspected. The default is 10ms." .Values.appsec.wafTimeout) }}
+{{- end }}
+{{- if and (gt (int64 .Values.body.limitBytes) 0) (lt (int64 .Values.body.memoryLimitBytes) (int64 .Values.body.limitBytes)) }}
+{{- fail (printf "body.memoryLimitBytes (%d) must be at least body.limitBytes (%d): a smaller budget would cut every large body short. Raise body.memoryLimitBytes (and resources.limits.memory with it)." (int64 .Values.body.memoryLimitBytes) (int64 .Values.body.limitBytes)) }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled .Values.networkPolicy.healthFrom (include "aap-extproc.metricsEnabled" .) (not .Values.metrics.scrapeFrom) }}
+{{- fail "metrics are enabled (metrics.podAnnotations or metrics.serviceMonitor) but networkPolicy.healthFrom restricts the health port: set metrics.scrapeFrom to the Prometheus pods (NetworkPolicy peers) so they may scrape /metrics." }}
+{{- end }}
 {{- end }}
 
 {{/*

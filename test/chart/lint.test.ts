@@ -16,6 +16,7 @@ test("chart/ci holds the scenarios the chart promises", () => {
     "ci/envoyfilter-sidecar-values.yaml",
     "ci/existing-secret-values.yaml",
     "ci/gateway-api-values.yaml",
+    "ci/metrics-values.yaml",
     "ci/observability-values.yaml",
   ]);
 });

@@ -134,6 +134,12 @@ describe("what each scenario renders", () => {
       [...base, "Certificate", "ServiceAccount"].sort(),
     );
   });
+  test("metrics scenario adds the ServiceMonitor and the network policy", () => {
+    assert.deepEqual(
+      kinds("ci/metrics-values.yaml"),
+      [...base, "NetworkPolicy", "Secret", "ServiceAccount", "ServiceMonitor"].sort(),
+    );
+  });
   test("existing-secret scenario renders neither a Secret nor a ServiceAccount", () => {
     assert.deepEqual(kinds("ci/existing-secret-values.yaml"), base);
   });

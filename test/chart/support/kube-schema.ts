@@ -2,8 +2,8 @@
  * Checks rendered objects against their published schemas, rejecting unknown fields.
  *
  * Two layers, because neither is enough alone:
- * - the TypeScript interfaces of `kubernetes-models` (Kubernetes), `@kubernetes-models/istio` and
- *   `@kubernetes-models/cert-manager` (generated from the OpenAPI schemas and CRDs). Each object
+ * - the TypeScript interfaces of `kubernetes-models` (Kubernetes), `@kubernetes-models/istio`,
+ *   `@kubernetes-models/cert-manager` and `@kubernetes-models/prometheus-operator` (generated from the OpenAPI schemas and CRDs). Each object
  *   becomes an object literal typed with its interface and is type-checked in memory: excess
  *   property checks reject unknown fields at any depth, and string-literal unions reject bad enums;
  * - the same packages' runtime validators (ajv, compiled from the same schemas), which add formats
@@ -43,6 +43,10 @@ export const KIND_MODELS: Readonly<Record<string, KindModel>> = {
   "cert-manager.io/v1/Certificate": {
     module: "@kubernetes-models/cert-manager/cert-manager.io/v1",
     type: "Certificate",
+  },
+  "monitoring.coreos.com/v1/ServiceMonitor": {
+    module: "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
+    type: "ServiceMonitor",
   },
 };
 
