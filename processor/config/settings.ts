@@ -127,7 +127,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: 80,
     defaultText: "80",
     description:
-      "HTTP health check port: `GET /` answers 200 when ready, 503 while starting or draining.",
+      "HTTP health check port: `GET /` answers 200 when ready, 503 while starting or draining, with the WAF's state; `GET /metrics` serves Prometheus metrics (docs/metrics.md).",
     parse: parsePort,
   },
   {
