@@ -418,6 +418,8 @@ describe("the process-wide body memory budget (DD_SERVICE_EXTENSION_BODY_MEMORY_
   test("a body that would pass the budget keeps what fits and is analysed at once; every byte is given back", async () => {
     const waf = await startWafServer({
       DD_APPSEC_RULES: TEST_RULES,
+      // The budget may not be below the body limit (docs/fail-safe-settings.md).
+      DD_APPSEC_BODY_PARSING_SIZE_LIMIT: "64",
       DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT: "64",
     });
     try {
