@@ -1,5 +1,6 @@
 export type { GrpcServer } from "./create-server.ts";
 export { createServer } from "./create-server.ts";
+export type { HealthInfo } from "./health.ts";
 export { createHealthServer } from "./health.ts";
 export type { KeepaliveOptions } from "./keepalive.ts";
 export type { Readiness } from "./readiness.ts";

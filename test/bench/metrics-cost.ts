@@ -1,13 +1,16 @@
 /**
  * CPU cost of the metrics one stream records (open, two WAF runs, one rule match, close), with the
- * recorder of `registry.ts` next to prom-client's own pre-bound label children doing the same, and
- * the cost of one scrape. Not a test; run with `node processor/metrics/bench.ts [streams]`.
+ * recorder of `processor/metrics/registry.ts` next to prom-client's own pre-bound label children doing the same, and
+ * the cost of one scrape. Not a test; run with `npm run bench:metrics -- [streams]`.
  * The whole-processor comparison is `npm run bench` (docs/performance.md).
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { renderMetrics } from "./exposition.ts";
-import { createMetrics, WAF_DURATION_BUCKETS } from "./registry.ts";
-import { notInspecting } from "./types.ts";
+import {
+  createMetrics,
+  notInspecting,
+  renderMetrics,
+  WAF_DURATION_BUCKETS,
+} from "../../processor/metrics/index.ts";
 
 const STREAMS = Number(process.argv[2] ?? 2_000_000);
 
