@@ -1,13 +1,20 @@
 /**
  * `/metrics` on the health port of the real processor: with two workers each series comes per
  * worker (`worker="1"`, `worker="2"`) and summed (`worker="all"`); alone, as worker 0. Streams
- * that pass, are blocked or break the protocol are counted, with the WAF runs, their duration
- * histogram and the rule the attack matched.
+ * that pass, are blocked, break the protocol or are cancelled are counted, with the WAF runs, their
+ * duration histogram, the rule the attack matched and the inspected bodies.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
-import { getHeaders, kindOf, requestHeaders, responseHeaders } from "../support/messages.ts";
+import {
+  getHeaders,
+  headerList,
+  kindOf,
+  requestBody,
+  requestHeaders,
+  responseHeaders,
+} from "../support/messages.ts";
 import { getHealth, type ProcessorProcess, startProcessor } from "../support/processor-process.ts";
 import { sampleValue } from "../support/prometheus.ts";
 
@@ -22,13 +29,31 @@ async function scrape(processor: ProcessorProcess): Promise<string> {
 }
 
 /** One stream on its own connection (the primary hands connections to the workers in turn). */
-async function runStream(processor: ProcessorProcess, kind: "benign" | "attack" | "broken") {
+type StreamKind = "benign" | "attack" | "broken" | "body" | "cancelled";
+
+async function runStream(processor: ProcessorProcess, kind: StreamKind) {
   const client = createClient(`127.0.0.1:${processor.grpcPort}`);
   try {
     const stream = openStream(client);
     if (kind === "broken") {
       stream.send(responseHeaders({ ":status": "200" }, true));
       assert.equal((await stream.status).code, status.INVALID_ARGUMENT);
+      return;
+    }
+    if (kind === "cancelled" || kind === "body") {
+      const post = headerList("POST", "/orders", { "content-type": "application/json" });
+      await exchange(stream, requestHeaders(post, false));
+      if (kind === "cancelled") {
+        stream.cancel();
+        await stream.status;
+        return;
+      }
+      assert.equal(
+        kindOf(await exchange(stream, requestBody('{"item": 42}', true))),
+        "requestBody",
+      );
+      await exchange(stream, responseHeaders({ ":status": "201" }, true));
+      assert.equal((await stream.status).code, status.OK);
       return;
     }
     const headers =
@@ -64,23 +89,32 @@ describe("metrics", () => {
       DD_SERVICE_EXTENSION_WORKERS: "2",
     });
     started.push(processor);
-    const plan = [
-      ...Array<"benign">(4).fill("benign"),
-      ...Array<"attack">(2).fill("attack"),
-      ...Array<"broken">(2).fill("broken"),
+    const plan: StreamKind[] = [
+      ...Array<StreamKind>(4).fill("benign"),
+      ...Array<StreamKind>(2).fill("attack"),
+      ...Array<StreamKind>(2).fill("broken"),
+      "body",
+      "cancelled",
     ];
     for (const kind of plan) await runStream(processor, kind);
-    const text = await scrape(processor);
+    // The worker learns of a cancellation asynchronously (RST_STREAM): scrape until it counted it.
+    let text = await scrape(processor);
+    for (let i = 0; i < 50; i++) {
+      if (sampleValue(text, "aap_extproc_streams_total", { outcome: "cancelled", worker: "all" }))
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      text = await scrape(processor);
+    }
     const workers = ["1", "2"];
     const sumOfWorkers = (values: Record<string, number | undefined>) =>
       workers.reduce((sum, worker) => sum + (values[worker] ?? Number.NaN), 0);
 
     for (const [outcome, expected] of [
-      ["passed", 4],
+      ["passed", 5],
       ["blocked", 2],
       ["error", 2],
       ["redirected", 0],
-      ["cancelled", 0],
+      ["cancelled", 1],
     ] as const) {
       const values = perWorker(text, "aap_extproc_streams_total", { outcome }, workers);
       assert.equal(values.all, expected, `${outcome}: ${JSON.stringify(values)}`);
@@ -125,6 +159,14 @@ describe("metrics", () => {
       runs.all,
     );
     assert.equal(sampleValue(text, "aap_extproc_waf_timeouts_total", { worker: "all" }), 0);
+    const bodies = (name: string) =>
+      sampleValue(text, name, { direction: "request", worker: "all" });
+    assert.equal(bodies("aap_extproc_bodies_inspected_total"), 1);
+    assert.equal(bodies("aap_extproc_bodies_truncated_total"), 0);
+    assert.equal(sampleValue(text, "aap_extproc_body_memory_used_bytes", { worker: "all" }), 0);
+    assert.ok(
+      (sampleValue(text, "aap_extproc_body_memory_limit_bytes", { worker: "all" }) ?? 0) > 0,
+    );
     assert.equal(sampleValue(text, "aap_extproc_streams_open", { worker: "all" }), 0);
 
     for (const worker of [...workers, "all"]) {
