@@ -228,13 +228,19 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
     log: log.child("extproc"),
     metrics: metrics.metrics,
   });
-  const tls =
-    config.tls && !config.udsPath
-      ? await loadTlsMaterial(
-          { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile },
-          log.child("server"),
-        )
-      : undefined;
+  const tlsFiles = {
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    clientCaFile: config.tlsClientCaFile,
+  };
+  const serving = config.tls && !config.udsPath;
+  // Mutual TLS asked for but no TLS to apply it to: serving anyway would let any client in.
+  if (config.tlsClientCaFile !== undefined && !serving)
+    throw new StartupError(
+      "tls",
+      `DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE is set but gRPC is served without TLS (${config.udsPath ? "DD_SERVICE_EXTENSION_UDS_PATH is set" : "DD_SERVICE_EXTENSION_TLS=false"}): client certificates could not be checked`,
+    );
+  const tls = serving ? await loadTlsMaterial(tlsFiles, log.child("server")) : undefined;
   const server = createServer({
     services,
     ...(tls ? { tls } : {}),
@@ -242,19 +248,14 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
     readMaxBytes: config.bodyLimit + MESSAGE_HEADROOM_BYTES,
   });
   const stopWatching =
-    tls?.source === "file"
-      ? watchTlsFiles(
-          server,
-          { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile },
-          tls,
-          config.tlsReloadIntervalMs,
-          log.child("server"),
-        )
+    tls && (tls.source === "file" || tls.clientCa !== undefined)
+      ? watchTlsFiles(server, tlsFiles, tls, config.tlsReloadIntervalMs, log.child("server"))
       : () => {};
   await listenGrpc(server, config);
   log.info("ext_proc server listening", {
     address: config.udsPath ?? `${config.host}:${server.port}`,
     tls: tls !== undefined,
+    mutualTls: tls?.clientCa !== undefined,
     ...(tls ? describeCertificate(tls.cert) : {}),
     version: config.version ?? PROCESSOR_VERSION,
     bodyLimit: config.bodyLimit,

@@ -29,6 +29,8 @@ export interface Config {
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
   readonly tlsReloadIntervalMs: number;
+  /** PEM bundle of the CAs that sign client certificates; mutual TLS when set. */
+  readonly tlsClientCaFile: string | undefined;
   readonly udsPath: string | undefined;
   readonly observabilityMode: boolean;
   readonly drainTimeoutMs: number;
@@ -154,6 +156,15 @@ export const SETTINGS: readonly AnySetting[] = [
     defaultText: "localhost.key",
     description: "PEM private key. Reloaded when it changes on disk.",
     parse: parseText,
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE",
+    field: "tlsClientCaFile",
+    default: undefined,
+    defaultText: "(unset)",
+    description:
+      "Mutual TLS: PEM bundle of the CAs that sign client certificates. When set, only clients presenting a certificate signed by one of them (Envoy's) can connect; a missing or invalid file stops startup, and TLS must be on. Reloaded when it changes on disk. The Go image has no such setting.",
+    parse: optional(parseText),
   },
   {
     name: "DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL",

@@ -1,10 +1,11 @@
 /**
  * A minimal X.509 v3 certificate generator for the in-memory `localhost` certificate, built on
- * node:crypto so the processor needs no PKI dependency. Only what a TLS server certificate needs:
- * ECDSA P-256 with SHA-256, subject = issuer, SANs, basic constraints, key usage.
+ * node:crypto so the processor needs no PKI dependency. Only what a TLS certificate needs:
+ * ECDSA P-256 with SHA-256, SANs, basic constraints, key usage. The tests also make small CAs and
+ * client certificates with it (mutual TLS), hence the optional issuer, CA flag and client usage.
  * DER rules: ITU-T X.690; certificate layout: RFC 5280 §4.1.
  */
-import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { isIPv4 } from "node:net";
 
 /** Options of {@link createSelfSignedCertificate}. */
@@ -13,9 +14,15 @@ export interface SelfSignedOptions {
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
   readonly validDays: number;
+  /** A CA certificate (can sign others) instead of a leaf. */
+  readonly ca?: boolean;
+  /** What a leaf is for: `server` (the default) or `client` authentication. */
+  readonly usage?: "server" | "client";
+  /** Signs with this CA (made by this module: its name is its common name); self-signed when absent. */
+  readonly issuer?: { readonly commonName: string; readonly key: string };
 }
 
-/** Generates a key pair and a self-signed certificate; returns both as PEM. */
+/** Generates a key pair and a certificate (self-signed unless `issuer`); returns both as PEM. */
 export function createSelfSignedCertificate(options: SelfSignedOptions): {
   cert: string;
   key: string;
@@ -23,20 +30,22 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + options.validDays * 86_400_000);
-  const name = seq(set(seq(oid("2.5.4.3"), tlv(0x0c, Buffer.from(options.commonName, "utf8")))));
+  const nameOf = (commonName: string) =>
+    seq(set(seq(oid("2.5.4.3"), tlv(0x0c, Buffer.from(commonName, "utf8")))));
   const ecdsaWithSha256 = seq(oid("1.2.840.10045.4.3.2"));
   const serial = serialNumber(randomBytes(16));
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // version v3
     integer(serial),
     ecdsaWithSha256,
-    name,
+    nameOf(options.issuer?.commonName ?? options.commonName),
     seq(time(notBefore), time(notAfter)),
-    name,
+    nameOf(options.commonName),
     publicKey.export({ type: "spki", format: "der" }),
     tlv(0xa3, seq(...extensions(options))),
   );
-  const signature = sign("sha256", tbs, privateKey);
+  const signingKey = options.issuer ? createPrivateKey(options.issuer.key) : privateKey;
+  const signature = sign("sha256", tbs, signingKey);
   const certificate = seq(
     tbs,
     ecdsaWithSha256,
@@ -66,11 +75,17 @@ function extensions(options: SelfSignedOptions): Buffer[] {
     ...options.ipAddresses.map((ip) => tlv(0x87, ipBytes(ip))),
   ];
   const critical = tlv(0x01, Buffer.from([0xff]));
+  if (options.ca)
+    return [
+      seq(oid("2.5.29.19"), critical, octets(seq(tlv(0x01, Buffer.from([0xff]))))), // basicConstraints: CA
+      seq(oid("2.5.29.15"), critical, octets(tlv(0x03, Buffer.from([0x01, 0x86])))), // keyUsage: digitalSignature, keyCertSign, cRLSign
+    ];
+  const purpose = options.usage === "client" ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1";
   return [
     seq(oid("2.5.29.19"), critical, octets(seq())), // basicConstraints: not a CA
     seq(oid("2.5.29.15"), critical, octets(tlv(0x03, Buffer.from([0x05, 0xa0])))), // keyUsage: digitalSignature, keyEncipherment
-    seq(oid("2.5.29.37"), octets(seq(oid("1.3.6.1.5.5.7.3.1")))), // extKeyUsage: serverAuth
-    seq(oid("2.5.29.17"), octets(seq(...names))), // subjectAltName
+    seq(oid("2.5.29.37"), octets(seq(oid(purpose)))), // extKeyUsage: serverAuth or clientAuth
+    ...(names.length > 0 ? [seq(oid("2.5.29.17"), octets(seq(...names)))] : []), // subjectAltName
   ];
 }
 

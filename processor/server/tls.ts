@@ -3,6 +3,9 @@
  * (self-signed for `localhost`, as the Go image's build-time certificate) when neither file exists,
  * and reloaded when the files change on disk (cert-manager rotation) without a restart. Existing
  * connections keep the context they were opened with, so open streams are never broken.
+ *
+ * With a client CA file (mutual TLS), only clients presenting a certificate signed by one of its
+ * CAs complete the handshake; the CA bundle is reloaded like the certificate.
  */
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -17,12 +20,16 @@ export interface TlsMaterial {
   readonly key: string;
   /** `file` when read from disk, `generated` when made at startup. */
   readonly source: "file" | "generated";
+  /** PEM bundle of the CAs client certificates must chain to; no client certificate asked when absent. */
+  readonly clientCa?: string;
 }
 
 /** The certificate and key paths. */
 export interface TlsFiles {
   readonly certFile: string;
   readonly keyFile: string;
+  /** PEM bundle of the CAs that sign client certificates (mutual TLS); absent: no client certificate. */
+  readonly clientCaFile?: string | undefined;
 }
 
 /**
@@ -30,10 +37,14 @@ export interface TlsFiles {
  * One file without the other, unreadable files and mismatched or invalid PEM stop startup.
  */
 export async function loadTlsMaterial(files: TlsFiles, log: Logger): Promise<TlsMaterial> {
+  const clientCa = files.clientCaFile === undefined ? undefined : readClientCa(files.clientCaFile);
+  if (clientCa !== undefined && !clientCa.ok) throw new StartupError("tls", clientCa.error);
+  const withClientCa = (material: TlsMaterial): TlsMaterial =>
+    clientCa === undefined ? material : { ...material, clientCa: clientCa.pem };
   const certExists = existsSync(files.certFile);
   const keyExists = existsSync(files.keyFile);
   if (!certExists && !keyExists) {
-    const material = generateSelfSigned();
+    const material = withClientCa(generateSelfSigned());
     log.warn(
       "TLS files not found: serving a self-signed certificate for localhost generated in memory",
       {
@@ -52,7 +63,47 @@ export async function loadTlsMaterial(files: TlsFiles, log: Logger): Promise<Tls
   }
   const read = readPair(files);
   if (!read.ok) throw new StartupError("tls", read.error);
-  return read.material;
+  return withClientCa(read.material);
+}
+
+type CaResult = { ok: true; pem: string } | { ok: false; error: string };
+
+/**
+ * Reads a client CA bundle and checks that it holds at least one parsable CA certificate: an empty
+ * or wrong file would otherwise refuse every client (or, worse, be mistaken for "no mutual TLS").
+ */
+export function readClientCa(file: string): CaResult {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (error) {
+    return { ok: false, error: `cannot read the client CA file: ${(error as Error).message}` };
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    return { ok: false, error: `client CA file ${file} holds no PEM certificate` };
+  for (const [index, block] of blocks.entries()) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(block);
+    } catch (error) {
+      return {
+        ok: false,
+        error: `client CA file ${file}: certificate ${index + 1} is invalid: ${(error as Error).message}`,
+      };
+    }
+    if (!certificate.ca)
+      return {
+        ok: false,
+        error: `client CA file ${file}: certificate ${index + 1} (${certificate.subject.replaceAll("\n", ", ")}) is not a CA certificate`,
+      };
+  }
+  try {
+    createSecureContext({ ca: pem });
+  } catch (error) {
+    return { ok: false, error: `invalid client CA file ${file}: ${(error as Error).message}` };
+  }
+  return { ok: true, pem };
 }
 
 type PairResult = { ok: true; material: TlsMaterial } | { ok: false; error: string };
@@ -74,6 +125,19 @@ function readPair(files: TlsFiles): PairResult {
     return { ok: false, error: `invalid TLS certificate or key: ${(error as Error).message}` };
   }
   return { ok: true, material: { cert, key, source: "file" } };
+}
+
+/**
+ * The pair from disk and, for mutual TLS, the client CA bundle. Generated material (no files) is
+ * never replaced; only its client CA may rotate.
+ */
+function readMaterial(files: TlsFiles, current: TlsMaterial): PairResult {
+  const pair: PairResult =
+    current.source === "file" ? readPair(files) : { ok: true, material: current };
+  if (!pair.ok || files.clientCaFile === undefined) return pair;
+  const clientCa = readClientCa(files.clientCaFile);
+  if (!clientCa.ok) return clientCa;
+  return { ok: true, material: { ...pair.material, clientCa: clientCa.pem } };
 }
 
 /** A short description of a certificate for logs (no secrets). */
@@ -121,7 +185,7 @@ export function watchTlsFiles(
   let current = initial;
   let lastError = "";
   const timer = setInterval(() => {
-    const read = readPair(files);
+    const read = readMaterial(files, current);
     if (!read.ok) {
       if (read.error !== lastError)
         log.warn("TLS reload failed; keeping the current certificate", { error: read.error });
@@ -129,10 +193,20 @@ export function watchTlsFiles(
       return;
     }
     lastError = "";
-    if (read.material.cert === current.cert && read.material.key === current.key) return;
-    server.setTls(read.material);
-    current = read.material;
-    log.info("TLS certificate reloaded", describeCertificate(current.cert));
+    const next = read.material;
+    if (
+      next.cert === current.cert &&
+      next.key === current.key &&
+      next.clientCa === current.clientCa
+    )
+      return;
+    server.setTls(next);
+    const caChanged = next.clientCa !== current.clientCa;
+    current = next;
+    log.info("TLS certificate reloaded", {
+      ...describeCertificate(current.cert),
+      ...(caChanged ? { clientCaReloaded: true } : {}),
+    });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -76,6 +76,8 @@ export interface ClientOptions {
   serverName?: string;
   /** Accept any server certificate (Envoy's default UpstreamTlsContext does not verify). */
   insecureSkipVerify?: boolean;
+  /** Client certificate and key (PEM) presented for mutual TLS. */
+  clientCertificate?: { cert: string; key: string };
 }
 
 /** A gRPC client: one HTTP/2 connection to the processor, shared by all of its calls. */
@@ -110,6 +112,7 @@ function dial(target: string, options: ClientOptions, serverName: string): Socke
     ALPNProtocols: ["h2"],
     ...(options.ca === undefined ? {} : { ca: options.ca }),
     rejectUnauthorized: !options.insecureSkipVerify,
+    ...(options.clientCertificate ?? {}),
   });
   // Remember what made the handshake fail (see refusedAsUnavailable).
   const onError = (error: Error) => handshakeFailures.add(error);
