@@ -17,6 +17,10 @@ envoyfilter.yaml, so the two sides cannot disagree.
   value: /etc/aap-extproc/tls/tls.crt
 - name: DD_SERVICE_EXTENSION_TLS_KEY_FILE
   value: /etc/aap-extproc/tls/tls.key
+{{- if .Values.tls.clientAuth.enabled }}
+- name: DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE
+  value: /etc/aap-extproc/tls/ca.crt
+{{- end }}
 {{- end }}
 - name: DD_SERVICE_EXTENSION_OBSERVABILITY_MODE
   value: {{ .Values.observabilityMode.enabled | quote }}

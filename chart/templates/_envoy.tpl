@@ -90,8 +90,18 @@ transport_socket:
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
     sni: {{ .Values.envoyFilter.cluster.sni | quote }}
-    {{- if .Values.envoyFilter.cluster.verifyCertificate }}
+    {{- if or .Values.envoyFilter.cluster.verifyCertificate .Values.tls.clientAuth.enabled }}
     common_tls_context:
+      {{- if .Values.tls.clientAuth.enabled }}
+      # Mutual TLS: the client certificate comes from istiod over SDS (ADS), read from this
+      # Secret in the proxy's namespace, and follows its rotation without a new EnvoyFilter.
+      tls_certificate_sds_secret_configs:
+        - name: {{ printf "kubernetes://%s" (include "aap-extproc.clientTlsSecretName" .) | quote }}
+          sds_config:
+            ads: {}
+            resource_api_version: V3
+      {{- end }}
+      {{- if .Values.envoyFilter.cluster.verifyCertificate }}
       validation_context:
         trusted_ca:
           inline_string: {{ include "aap-extproc.caBundle" . | quote }}
@@ -99,6 +109,7 @@ transport_socket:
           - san_type: DNS
             matcher:
               exact: {{ .Values.envoyFilter.cluster.sni | quote }}
+      {{- end }}
     {{- end }}
 {{- end }}
 load_assignment:

@@ -77,6 +77,11 @@ TLS: each certificate source needs its input, and certificate verification needs
 {{- if and .Values.envoyFilter.cluster.verifyCertificate (ne $tls.source "selfSigned") (not $tls.caBundle) }}
 {{- fail "tls.caBundle is required when envoyFilter.cluster.verifyCertificate=true and tls.source is not selfSigned: Envoy needs the PEM of the CA that signs the processor's certificate. Set tls.caBundle, or turn verification off." }}
 {{- end }}
+{{- if and $tls.clientAuth.enabled (eq $tls.source "existingSecret") (not $tls.clientAuth.secretName) }}
+{{- fail "tls.clientAuth.secretName is required when tls.clientAuth.enabled=true and tls.source=existingSecret: name the kubernetes.io/tls Secret with Envoy's client certificate, in the EnvoyFilter's namespace (signed by the CA in the ca.crt of tls.existingSecret)." }}
+{{- end }}
+{{- else if $tls.clientAuth.enabled }}
+{{- fail "tls.clientAuth.enabled=true needs tls.enabled=true: client certificates are checked during the TLS handshake." }}
 {{- else if .Values.envoyFilter.cluster.verifyCertificate }}
 {{- fail "envoyFilter.cluster.verifyCertificate=true needs tls.enabled=true: there is no certificate to verify on a plaintext connection." }}
 {{- end }}

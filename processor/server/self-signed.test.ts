@@ -26,3 +26,29 @@ test("generated certificates parse (the serial's zero first byte used to fail 1 
     assert.match(parsed.subject, /CN=localhost/);
   }
 });
+
+test("a CA and the client certificate it issues chain and carry the right extensions", () => {
+  const ca = createSelfSignedCertificate({
+    commonName: "test CA",
+    dnsNames: [],
+    ipAddresses: [],
+    validDays: 1,
+    ca: true,
+  });
+  const client = createSelfSignedCertificate({
+    commonName: "envoy",
+    dnsNames: [],
+    ipAddresses: [],
+    validDays: 1,
+    usage: "client",
+    issuer: { commonName: "test CA", key: ca.key },
+  });
+  const caCert = new X509Certificate(ca.cert);
+  const clientCert = new X509Certificate(client.cert);
+  assert.equal(caCert.ca, true);
+  assert.equal(clientCert.ca, false);
+  assert.ok(clientCert.checkIssued(caCert));
+  assert.ok(clientCert.verify(caCert.publicKey));
+  assert.deepEqual(clientCert.keyUsage, ["1.3.6.1.5.5.7.3.2"]);
+  assert.equal(clientCert.subjectAltName, undefined);
+});

@@ -3,6 +3,7 @@
  * that the default rendering reproduces Datadog's reference Istio manifests (names aside).
  */
 import assert from "node:assert/strict";
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -11,6 +12,7 @@ import {
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
 } from "../../processor/gen/envoy/config/cluster/v3/cluster_pb.ts";
+import { ApiVersion } from "../../processor/gen/envoy/config/core/v3/config_source_pb.ts";
 import { ProcessingMode_HeaderSendMode } from "../../processor/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.ts";
 import {
   type DecodedEnvoyFilter,
@@ -203,6 +205,117 @@ describe("one value drives each feature on both sides", () => {
       "request.id",
       "xds.route_name",
     ]);
+  });
+});
+
+describe("mutual TLS (tls.clientAuth)", () => {
+  const MUTUAL = "ci/mutual-tls-values.yaml";
+  const secretData = (obj: RenderedObject | undefined, key: string): string => {
+    const data = (obj as { data?: Record<string, string> } | undefined)?.data ?? {};
+    return Buffer.from(data[key] ?? "", "base64").toString();
+  };
+  const processorEnv = (objects: RenderedObject[]): Record<string, string | undefined> => {
+    const deployment = objects.find((obj) => obj.kind === "Deployment") as
+      | {
+          spec: {
+            template: {
+              spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> };
+            };
+          };
+        }
+      | undefined;
+    const env = deployment?.spec.template.spec.containers[0]?.env ?? [];
+    return Object.fromEntries(env.map((entry) => [entry.name, entry.value]));
+  };
+
+  test("off by default: no client certificate in the cluster, no client CA for the processor", async () => {
+    assert.equal(decoded(undefined).upstreamTls?.commonTlsContext, undefined);
+    assert.equal(
+      processorEnv(await render("helm4")).DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE,
+      undefined,
+    );
+  });
+
+  test("the cluster presents the client certificate istiod serves over SDS, and still verifies the processor", () => {
+    const context = decoded(MUTUAL).upstreamTls?.commonTlsContext;
+    const sds = context?.tlsCertificateSdsSecretConfigs;
+    assert.equal(sds?.length, 1);
+    assert.equal(sds?.[0]?.name, "kubernetes://aap-aap-extproc-client");
+    assert.equal(sds?.[0]?.sdsConfig?.configSourceSpecifier.case, "ads");
+    assert.equal(sds?.[0]?.sdsConfig?.resourceApiVersion, ApiVersion.V3);
+    assert.equal(context?.validationContextType.case, "validationContext");
+  });
+
+  test("selfSigned: Envoy's client certificate is a Secret in the proxies' namespace, signed by the CA the processor checks clients against", async () => {
+    const objects = await render("helm4", MUTUAL);
+    const env = processorEnv(objects);
+    assert.equal(env.DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE, "/etc/aap-extproc/tls/ca.crt");
+    assert.equal(env.DD_SERVICE_EXTENSION_TLS_CERT_FILE, "/etc/aap-extproc/tls/tls.crt");
+    const server = objects.find((obj) => obj.metadata.name === "aap-aap-extproc-tls");
+    const client = objects.find((obj) => obj.metadata.name === "aap-aap-extproc-client");
+    assert.equal(client?.metadata.namespace, "istio-system");
+    const ca = new X509Certificate(secretData(server, "ca.crt"));
+    const clientCert = new X509Certificate(secretData(client, "tls.crt"));
+    assert.ok(clientCert.checkIssued(ca) && clientCert.verify(ca.publicKey));
+    assert.ok(clientCert.keyUsage?.includes("1.3.6.1.5.5.7.3.2"), "client auth usage");
+    const key = createPrivateKey(secretData(client, "tls.key"));
+    assert.ok(
+      createPublicKey(key).export({ format: "pem", type: "spki" }) ===
+        clientCert.publicKey.export({ format: "pem", type: "spki" }),
+      "the Secret's key matches its certificate",
+    );
+  });
+
+  test("certManager: a client-auth Certificate from the same issuer, in the proxies' namespace", async () => {
+    const objects = await render("helm4", "ci/cert-manager-values.yaml", undefined, {
+      "tls.clientAuth.enabled": "true",
+    });
+    const certificates = objects.filter((obj) => obj.kind === "Certificate") as Array<
+      RenderedObject & { spec: { usages: string[]; secretName: string; issuerRef: unknown } }
+    >;
+    const [server, client] = certificates;
+    assert.equal(certificates.length, 2);
+    assert.equal(client?.metadata.namespace, "istio-system");
+    assert.deepEqual(client?.spec.usages, ["client auth", "digital signature"]);
+    assert.equal(client?.spec.secretName, "aap-waf-client");
+    assert.deepEqual(client?.spec.issuerRef, server?.spec.issuerRef);
+    const envoyFilter = objects.find((obj) => obj.kind === "EnvoyFilter");
+    assert.ok(envoyFilter);
+    const sds =
+      decodeEnvoyFilter(envoyFilter).upstreamTls?.commonTlsContext
+        ?.tlsCertificateSdsSecretConfigs[0];
+    assert.equal(sds?.name, "kubernetes://aap-waf-client");
+  });
+
+  test("existingSecret: the named client Secret is used and nothing is generated; without a name, rendering fails", async () => {
+    const objects = await render("helm4", "ci/existing-secret-values.yaml", undefined, {
+      "tls.clientAuth.enabled": "true",
+      "tls.clientAuth.secretName": "envoy-client",
+    });
+    assert.equal(objects.filter((obj) => obj.kind === "Secret").length, 0);
+    const envoyFilter = objects.find((obj) => obj.kind === "EnvoyFilter");
+    assert.ok(envoyFilter);
+    assert.equal(
+      decodeEnvoyFilter(envoyFilter).upstreamTls?.commonTlsContext
+        ?.tlsCertificateSdsSecretConfigs[0]?.name,
+      "kubernetes://envoy-client",
+    );
+    await assert.rejects(
+      render("helm4", "ci/existing-secret-values.yaml", undefined, {
+        "tls.clientAuth.enabled": "true",
+      }),
+      /tls.clientAuth.secretName is required/,
+    );
+  });
+
+  test("without TLS, rendering fails instead of dropping the client check", async () => {
+    await assert.rejects(
+      render("helm4", undefined, undefined, {
+        "tls.enabled": "false",
+        "tls.clientAuth.enabled": "true",
+      }),
+      /tls.clientAuth.enabled=true needs tls.enabled=true/,
+    );
   });
 });
 

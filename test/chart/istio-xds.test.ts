@@ -292,3 +292,27 @@ describe("proxyVersion: what an Istio upgrade past the range does", () => {
     assert.ok(chainsIn(report, "GATEWAY").length > 0, "the gateway keeps serving, unprotected");
   });
 });
+
+describe("mutual TLS: Istio pushes the client certificate's SDS reference unchanged", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["gateway", undefined],
+    ["sidecar", "ci/envoyfilter-sidecar-values.yaml"],
+  ];
+  for (const [kind, values] of cases) {
+    test(`${kind}: the pushed cluster asks ADS for kubernetes://<client Secret>`, async () => {
+      const envoyFilter = await renderEnvoyFilter(values, { "tls.clientAuth.enabled": "true" });
+      const report = await generate(envoyFilter, proxyFor(envoyFilterValues(values)));
+      const { cluster } = decodeEnvoyFilter(envoyFilter);
+      const pushed = generatedCluster(report, cluster.name);
+      assert.ok(pushed, `cluster ${cluster.name} is not pushed`);
+      const decoded = fromJson(ClusterSchema, pushed as JsonValue, { registry: ENVOY_REGISTRY });
+      assert.ok(equals(ClusterSchema, decoded, cluster), JSON.stringify(pushed));
+      const sds =
+        decodeEnvoyFilter(envoyFilter).upstreamTls?.commonTlsContext
+          ?.tlsCertificateSdsSecretConfigs[0];
+      assert.equal(sds?.name, "kubernetes://aap-aap-extproc-client");
+      assert.equal(sds?.sdsConfig?.configSourceSpecifier.case, "ads");
+      assert.deepEqual(chartWarnings(report), []);
+    });
+  }
+});

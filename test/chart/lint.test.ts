@@ -17,6 +17,7 @@ test("chart/ci holds the scenarios the chart promises", () => {
     "ci/existing-secret-values.yaml",
     "ci/gateway-api-values.yaml",
     "ci/metrics-values.yaml",
+    "ci/mutual-tls-values.yaml",
     "ci/observability-values.yaml",
   ]);
 });

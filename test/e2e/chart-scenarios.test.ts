@@ -9,13 +9,20 @@
  * test/fixtures/rules/test-rules.json, whose rules block on every address a proxy feeds.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ciValuesFiles, ROOT } from "../chart/support/helm.ts";
 import type { ExchangeResult, HttpRequest } from "../support/envoy/index.ts";
-import { headerValue } from "../support/envoy/index.ts";
+import { createEnvoyFilter, headerValue } from "../support/envoy/index.ts";
 import { type FakeAgent, startFakeAgent } from "../support/fake-agent.ts";
-import { type ChartScenario, localEnv, renderScenario } from "./support/chart-scenario.ts";
+import {
+  type ChartScenario,
+  clusterTls,
+  localEnv,
+  renderScenario,
+} from "./support/chart-scenario.ts";
 import { type Stack, startStack } from "./support/stack.ts";
 import { attacks, benign, form, json, largeBody, multipart } from "./support/traffic.ts";
 
@@ -98,14 +105,18 @@ for (const valuesFile of ciValuesFiles()) {
     let blocking: Stack;
     let expect: ReturnType<typeof expectations>;
 
+    let tlsDir: string;
+
     before(async () => {
       scenario = await renderScenario(valuesFile);
       failClosed = await renderScenario(valuesFile, { envoyFilter: { failOpen: false } });
       expect = expectations(scenario);
+      tlsDir = mkdtempSync(join(tmpdir(), "aap-e2e-tls-"));
       const base = {
         agentPort: agent.port,
         mounts: MOUNTS,
         extra: { DD_SERVICE_EXTENSION_LOG_LEVEL: "debug" },
+        tlsDir,
       };
       rendered = await startStack(scenario, localEnv(scenario, base));
       blocking = await startStack(scenario, localEnv(scenario, { ...base, rules: TEST_RULES }));
@@ -113,6 +124,7 @@ for (const valuesFile of ciValuesFiles()) {
     after(async () => {
       await rendered?.stop();
       await blocking?.stop();
+      rmSync(tlsDir, { recursive: true, force: true });
     });
 
     test("the rendered filter and env are what the test relies on", () => {
@@ -369,6 +381,53 @@ for (const valuesFile of ciValuesFiles()) {
     });
   });
 }
+
+describe("ci/mutual-tls-values.yaml: only a client with the chart's client certificate is served", () => {
+  let scenario: ChartScenario;
+  let stack: Stack;
+  let tlsDir: string;
+  before(async () => {
+    scenario = await renderScenario("ci/mutual-tls-values.yaml");
+    tlsDir = mkdtempSync(join(tmpdir(), "aap-e2e-tls-"));
+    stack = await startStack(scenario, localEnv(scenario, { agentPort: agent.port, tlsDir }));
+  });
+  after(async () => {
+    await stack?.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
+  });
+
+  test("Envoy's cluster, with the SDS client certificate, is served", async () => {
+    const tls = clusterTls(scenario);
+    assert.ok(tls?.clientCertificate, "the rendered cluster presents a client certificate");
+    const result = await stack.send(benign[0] as HttpRequest);
+    assert.equal(result.status, 200);
+  });
+
+  test("a client that trusts the CA but has no certificate is refused; fail-closed Envoy answers 500", async () => {
+    const tls = clusterTls(scenario);
+    assert.ok(tls?.ca);
+    const { clientCertificate: _, ...withoutCertificate } = tls;
+    const failClosed = await renderScenario("ci/mutual-tls-values.yaml", {
+      envoyFilter: { failOpen: false },
+    });
+    const anonymous = createEnvoyFilter(failClosed.extProc, {
+      target: `127.0.0.1:${stack.processor.grpcPort}`,
+      tls: withoutCertificate,
+    });
+    try {
+      const before = stack.backendCalls.length;
+      const result = await anonymous.exchange({
+        request: benign[0] as HttpRequest,
+        upstream: async () => ({ status: 200, headers: [], body: "" }),
+      });
+      assert.equal(result.status, 500);
+      assert.equal(result.reachedUpstream, false);
+      assert.equal(stack.backendCalls.length, before);
+    } finally {
+      anonymous.close();
+    }
+  });
+});
 
 const isStreamEnd = (line: Record<string, unknown>) => line.msg === "stream end";
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
-import { type ConnectionOptions, createServer as createTlsServer, connect } from "node:tls";
+import { type ConnectionOptions, connect, createServer as createTlsServer } from "node:tls";
 import { passThroughSession } from "../../processor/extproc/index.ts";
 import { generateSelfSigned, type TlsMaterial } from "../../processor/server/index.ts";
 import { type Client, createClient, exchange, openStream, status } from "../support/grpc-client.ts";

@@ -23,6 +23,8 @@ export interface ChartScenario {
   readonly env: Readonly<Record<string, string>>;
   /** Names of env entries rendered with `valueFrom` (filled by Kubernetes, absent here). */
   readonly envFromCluster: readonly string[];
+  /** Every rendered object (the TLS Secrets among them). */
+  readonly objects: readonly RenderedObject[];
 }
 
 interface Container {
@@ -67,7 +69,7 @@ export async function renderScenario(
     if (entry.value !== undefined) env[entry.name] = entry.value;
     else envFromCluster.push(entry.name);
   }
-  return { valuesFile, decoded, extProc: decoded.extProc, env, envFromCluster };
+  return { valuesFile, decoded, extProc: decoded.extProc, env, envFromCluster, objects };
 }
 
 function deepMerge(
@@ -96,6 +98,36 @@ export interface LocalOverrides {
   mounts?: Readonly<Record<string, string>>;
   /** Extra variables (e.g. the log level). */
   extra?: Readonly<Record<string, string>>;
+  /**
+   * A directory for the rendered TLS Secret's files, used with mutual TLS: the processor then
+   * serves the chart's certificate and checks clients against the chart's CA.
+   */
+  tlsDir?: string;
+}
+
+/** The PEM files of a rendered Secret, by key (`tls.crt`, `tls.key`, `ca.crt`). */
+export function secretFiles(scenario: ChartScenario, name: string): Record<string, string> {
+  const secret = scenario.objects.find(
+    (obj) => obj.kind === "Secret" && obj.metadata.name === name,
+  );
+  if (secret === undefined) throw new Error(`${scenario.valuesFile} rendered no Secret ${name}`);
+  const data = (secret as { data?: Record<string, string> }).data ?? {};
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, Buffer.from(value, "base64").toString()]),
+  );
+}
+
+/** The Secret the processor's TLS volume mounts (the Deployment's `tls` volume). */
+function tlsSecretName(scenario: ChartScenario): string {
+  const deployment = scenario.objects.find((obj) => obj.kind === "Deployment");
+  const volumes =
+    (deployment?.spec as { template: { spec: { volumes?: Array<Record<string, unknown>> } } })
+      ?.template.spec.volumes ?? [];
+  const secret = volumes.find((volume) => volume.name === "tls")?.secret as
+    | { secretName: string }
+    | undefined;
+  if (secret === undefined) throw new Error(`${scenario.valuesFile} mounts no TLS Secret`);
+  return secret.secretName;
 }
 
 /**
@@ -113,10 +145,20 @@ export function localEnv(
   env.DD_SERVICE_EXTENSION_HOST = "127.0.0.1";
   env.DD_SERVICE_EXTENSION_PORT = "0";
   env.DD_SERVICE_EXTENSION_HEALTHCHECK_PORT = "0";
-  if (env.DD_SERVICE_EXTENSION_TLS_CERT_FILE)
-    env.DD_SERVICE_EXTENSION_TLS_CERT_FILE = join(missing, "tls.crt");
-  if (env.DD_SERVICE_EXTENSION_TLS_KEY_FILE)
-    env.DD_SERVICE_EXTENSION_TLS_KEY_FILE = join(missing, "tls.key");
+  if (env.DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE) {
+    // Mutual TLS needs the chart's CA on both sides: serve the rendered Secret's files.
+    if (overrides.tlsDir === undefined) throw new Error("mutual TLS scenarios need a tlsDir");
+    const files = secretFiles(scenario, tlsSecretName(scenario));
+    for (const [key, pem] of Object.entries(files)) writeFileSync(join(overrides.tlsDir, key), pem);
+    env.DD_SERVICE_EXTENSION_TLS_CERT_FILE = join(overrides.tlsDir, "tls.crt");
+    env.DD_SERVICE_EXTENSION_TLS_KEY_FILE = join(overrides.tlsDir, "tls.key");
+    env.DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE = join(overrides.tlsDir, "ca.crt");
+  } else {
+    if (env.DD_SERVICE_EXTENSION_TLS_CERT_FILE)
+      env.DD_SERVICE_EXTENSION_TLS_CERT_FILE = join(missing, "tls.crt");
+    if (env.DD_SERVICE_EXTENSION_TLS_KEY_FILE)
+      env.DD_SERVICE_EXTENSION_TLS_KEY_FILE = join(missing, "tls.key");
+  }
   env.DD_AGENT_HOST = "127.0.0.1";
   env.DD_TRACE_AGENT_PORT = String(overrides.agentPort);
   for (const [name, value] of Object.entries(env)) {
@@ -131,6 +173,18 @@ export function localEnv(
 export function clusterTls(scenario: ChartScenario): EnvoyFilterOptions["tls"] {
   const tls = scenario.decoded.upstreamTls;
   if (tls === undefined) return undefined;
+  const sds = tls.commonTlsContext?.tlsCertificateSdsSecretConfigs[0]?.name;
+  if (sds !== undefined) {
+    // Mutual TLS: the client certificate istiod would hand Envoy over SDS (`kubernetes://<Secret>`),
+    // and the chart's CA, which the processor's certificate (served from the Secret) chains to.
+    const client = secretFiles(scenario, sds.replace(/^kubernetes:\/\//, ""));
+    const server = secretFiles(scenario, tlsSecretName(scenario));
+    return {
+      serverName: tls.sni || "localhost",
+      ...(server["ca.crt"] ? { ca: server["ca.crt"] } : {}),
+      clientCertificate: { cert: client["tls.crt"] ?? "", key: client["tls.key"] ?? "" },
+    };
+  }
   // The processor runs with its own self-signed certificate here, so a rendered CA (cert-manager)
   // cannot verify it: the SNI is kept, verification is not.
   return { serverName: tls.sni || "localhost", insecureSkipVerify: true };
