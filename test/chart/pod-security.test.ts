@@ -219,7 +219,8 @@ describe("the chart's pods pass the restricted profile", () => {
       "podSecurityContext.runAsUser": "0",
     });
     const deployment = objects.find((obj) => obj.kind === "Deployment");
-    const template = (deployment?.spec as { template: PodTemplate }).template;
+    assert.ok(deployment);
+    const template = (deployment.spec as { template: PodTemplate }).template;
     const violations = restrictedViolations(template);
     assert.ok(violations.some((v) => /allowPrivilegeEscalation/.test(v)));
     assert.ok(violations.some((v) => /runAsUser must not be 0/.test(v)));
