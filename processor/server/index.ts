@@ -7,4 +7,10 @@ export type { Readiness } from "./readiness.ts";
 export { createReadiness } from "./readiness.ts";
 export { createServices } from "./services.ts";
 export type { TlsMaterial } from "./tls.ts";
-export { describeCertificate, generateSelfSigned, loadTlsMaterial, watchTlsFiles } from "./tls.ts";
+export {
+  describeCertificate,
+  describeClientCa,
+  generateSelfSigned,
+  loadTlsMaterial,
+  watchTlsFiles,
+} from "./tls.ts";

@@ -66,6 +66,11 @@ export async function loadTlsMaterial(files: TlsFiles, log: Logger): Promise<Tls
   return withClientCa(read.material);
 }
 
+/** The PEM certificate blocks of a bundle, in order. */
+function pemCertificates(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 type CaResult = { ok: true; pem: string } | { ok: false; error: string };
 
 /**
@@ -79,7 +84,7 @@ export function readClientCa(file: string): CaResult {
   } catch (error) {
     return { ok: false, error: `cannot read the client CA file: ${(error as Error).message}` };
   }
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pemCertificates(pem);
   if (blocks.length === 0)
     return { ok: false, error: `client CA file ${file} holds no PEM certificate` };
   for (const [index, block] of blocks.entries()) {
@@ -152,6 +157,13 @@ export function describeCertificate(pem: string): {
     validTo: certificate.validTo,
     fingerprint: certificate.fingerprint256,
   };
+}
+
+/** The subjects of the CAs in a client CA bundle, for the startup log (no secrets). */
+export function describeClientCa(pem: string): string[] {
+  return pemCertificates(pem).map((block) =>
+    new X509Certificate(block).subject.replaceAll("\n", ", "),
+  );
 }
 
 /**

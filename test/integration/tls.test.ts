@@ -235,6 +235,7 @@ describe("mutual TLS in the processor (DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE)"
     });
     const listening = processor.logs.find((line) => line.msg === "ext_proc server listening");
     assert.equal(listening?.mutualTls, true);
+    assert.deepEqual(listening?.clientCa, ["CN=aap-extproc test CA"]);
     const target = `127.0.0.1:${processor.grpcPort}`;
     const anonymous = createClient(target, { ca: ca.cert });
     const trusted = createClient(target, { ca: ca.cert, clientCertificate: ca.client() });
@@ -244,6 +245,52 @@ describe("mutual TLS in the processor (DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE)"
     });
     assert.notEqual(await headersOnlyExchange(anonymous), status.OK);
     assert.equal(await headersOnlyExchange(trusted), status.OK);
+  });
+
+  test("a rotated client CA file applies to new connections; a broken one is refused and the old CA kept", async (t) => {
+    const dir = tempDir(t);
+    const ca = createTestCa();
+    const pair = ca.server();
+    writeFileSync(join(dir, "tls.crt"), pair.cert);
+    writeFileSync(join(dir, "tls.key"), pair.key);
+    writeFileSync(join(dir, "ca.crt"), ca.cert);
+    const processor = await startProcessor({
+      DD_SERVICE_EXTENSION_TLS_CERT_FILE: join(dir, "tls.crt"),
+      DD_SERVICE_EXTENSION_TLS_KEY_FILE: join(dir, "tls.key"),
+      DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE: join(dir, "ca.crt"),
+      DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL: "0.1s",
+    });
+    t.after(async () => {
+      processor.kill();
+      await processor.exited;
+    });
+    const target = `127.0.0.1:${processor.grpcPort}`;
+    const clients: Client[] = [];
+    t.after(() => {
+      for (const client of clients) client.close();
+    });
+    const served = async (certificate: { cert: string; key: string }) => {
+      const client = createClient(target, { ca: ca.cert, clientCertificate: certificate });
+      clients.push(client);
+      return (await headersOnlyExchange(client)) === status.OK;
+    };
+
+    writeFileSync(
+      join(dir, "ca.crt"),
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    await processor.waitForLog(
+      (line) => line.msg === "TLS reload failed; keeping the current certificate",
+    );
+    assert.equal(await served(ca.client()), true, "the old CA still applies");
+
+    const next = createTestCa("next CA");
+    writeFileSync(join(dir, "ca.crt"), next.cert);
+    await processor.waitForLog(
+      (line) => line.msg === "TLS certificate reloaded" && line.clientCaReloaded === true,
+    );
+    assert.equal(await served(ca.client()), false, "the old CA's clients are refused");
+    assert.equal(await served(next.client()), true, "the new CA's clients are served");
   });
 
   const startupFailures: Array<[string, (dir: string) => Record<string, string>, RegExp]> = [
