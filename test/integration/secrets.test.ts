@@ -371,18 +371,19 @@ describe("security events obfuscate planted secrets", () => {
     await agent.stop();
   });
 
-  /** Sends an attack on `path` and returns its span once the Agent has it. */
-  async function attackSpan(
-    path: string,
-    headers: Record<string, string> = {},
-  ): Promise<AgentSpan> {
+  /** Sends an attack on `path` (in a JSON body when given) and returns its span once the Agent has it. */
+  async function attackSpan(path: string, jsonBody?: unknown): Promise<AgentSpan> {
     const route = path.split("?")[0] ?? path;
+    const request =
+      jsonBody === undefined
+        ? [requestHeaders(headerList("GET", path))]
+        : [
+            requestHeaders(headerList("POST", path, { "content-type": "application/json" }), false),
+            requestBody(JSON.stringify(jsonBody), true),
+          ];
     await play(`127.0.0.1:${processor.grpcPort}`, {
       name: path,
-      messages: [
-        requestHeaders(headerList("GET", path, headers)),
-        responseHeaders({ ":status": "200" }),
-      ],
+      messages: [...request, responseHeaders({ ":status": "200" })],
     });
     const [span] = await agent.waitForSpans(
       (s) =>
@@ -417,6 +418,19 @@ describe("security events obfuscate planted secrets", () => {
     assert.match(event, /<Redacted>/);
     assert.doesNotMatch(event, new RegExp(token));
     assert.equal(spanText(span).includes(token), false, "nowhere in the span");
+  });
+
+  test("a password in a JSON body is <Redacted> in the event", async () => {
+    const password = `Pb${randomBytes(6).toString("hex")}`;
+    const span = await attackSpan("/obf-body", {
+      user: "bob",
+      password: `' UNION SELECT * FROM users -- ${password}`,
+    });
+    const event = triggers(span);
+    assert.match(event, /server\.request\.body/);
+    assert.match(event, /<Redacted>/);
+    assert.doesNotMatch(event, new RegExp(password));
+    assert.equal(spanText(span).includes(password), false, "nowhere in the span");
   });
 
   test("a bearer token next to an attack is <Redacted> in the event", async () => {
