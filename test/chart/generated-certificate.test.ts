@@ -59,13 +59,15 @@ describe("the chart's generated certificates with mutual TLS", () => {
         ciphers: cipher,
         ...(withClientCertificate ? { cert: clientFiles.cert, key: clientFiles.key } : {}),
       });
-      socket.once("secureConnect", () =>
-        // The server checks the client certificate once the handshake is done: wait for its verdict.
-        setTimeout(() => {
-          resolve(socket.destroyed ? "closed" : (socket.getCipher().name ?? ""));
+      socket.once("secureConnect", () => {
+        // The server checks the client certificate once the handshake is done; if it keeps the
+        // connection, its HTTP/2 SETTINGS arrive at once.
+        const cipher = socket.getCipher().name;
+        socket.once("data", () => {
+          resolve(cipher);
           socket.destroy();
-        }, 100),
-      );
+        });
+      });
       socket.once("close", () => resolve("closed"));
       socket.on("error", (error) => resolve(`error: ${error.message}`));
     });
