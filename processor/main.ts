@@ -29,7 +29,9 @@ import {
   workerGauges,
 } from "./metrics/index.ts";
 import {
+  createAdmission,
   createHealthServer,
+  createIdleStreams,
   createReadiness,
   createServer,
   createServices,
@@ -223,11 +225,18 @@ interface GrpcRuntime {
 
 async function startGrpc(config: Config, readiness: Readiness, log: Logger): Promise<GrpcRuntime> {
   const { createSession, flushTraces, metrics, inspection } = loadInspection(config, log);
+  const idleStreams = createIdleStreams(config.streamIdleTimeoutMs);
+  const admission = createAdmission({
+    maxEventLoopDelayMs: config.shedEventLoopDelayMs,
+    maxOpenStreams: config.maxOpenStreams,
+  });
   const services = createServices({
     createSession,
     readiness,
     log: log.child("extproc"),
     metrics: metrics.metrics,
+    idleStreams,
+    admission,
   });
   const tlsFiles = {
     certFile: config.tlsCertFile,
@@ -266,6 +275,7 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
   return {
     drain: async () => {
       stopWatching();
+      admission.stop();
       await server.drain(config.drainTimeoutMs, (openConnections) =>
         log.warn("drain timeout reached: cancelling open streams", { openConnections }),
       );

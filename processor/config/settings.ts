@@ -35,6 +35,12 @@ export interface Config {
   readonly observabilityMode: boolean;
   readonly drainTimeoutMs: number;
   readonly maxConcurrentStreams: number;
+  /** A stream silent this long is ended; 0 never ends one for idleness. */
+  readonly streamIdleTimeoutMs: number;
+  /** New streams are refused while the event loop lags more than this; 0 never refuses for it. */
+  readonly shedEventLoopDelayMs: number;
+  /** New streams are refused while this many are open in the process; 0 sets no bound. */
+  readonly maxOpenStreams: number;
   /** Worker processes serving gRPC; `undefined` means one per CPU the container may use. */
   readonly workers: number | undefined;
   readonly logLevel: LogLevel;
@@ -208,6 +214,33 @@ export const SETTINGS: readonly AnySetting[] = [
     defaultText: "10000",
     description: "HTTP/2 streams per Envoy connection (one stream per HTTP request).",
     parse: (raw) => parseInteger(raw, 1, 2 ** 31 - 1),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_STREAM_IDLE_TIMEOUT",
+    field: "streamIdleTimeoutMs",
+    default: 360_000,
+    defaultText: "6m",
+    description:
+      "A stream that receives no message for this long (one that never sends anything, or sends request headers and stalls) is ended with DEADLINE_EXCEEDED and its WAF context released (duration; a bare number is seconds; 0 never ends one). Keep it above Envoy's stream idle timeout (5 min by default), after which no live request is silent.",
+    parse: durationMs("s"),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY",
+    field: "shedEventLoopDelayMs",
+    default: 100,
+    defaultText: "100ms",
+    description:
+      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms), it refuses new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). Keep it below Envoy's message timeout.",
+    parse: durationMs("s"),
+  },
+  {
+    name: "DD_SERVICE_EXTENSION_MAX_OPEN_STREAMS",
+    field: "maxOpenStreams",
+    default: 50_000,
+    defaultText: "50000",
+    description:
+      "Load shedding: streams open at once in one worker, across connections; beyond it new streams are refused with RESOURCE_EXHAUSTED. Bounds memory (an idle stream costs a few KiB) where the event-loop signal cannot: a stream lives as long as its HTTP request. 0 sets no bound.",
+    parse: (raw) => parseInteger(raw, 0, 2 ** 31 - 1),
   },
   {
     name: "DD_SERVICE_EXTENSION_WORKERS",

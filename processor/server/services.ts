@@ -29,6 +29,8 @@ import {
 } from "../gen/grpc/health/v1/health_pb.ts";
 import type { Logger } from "../log.ts";
 import { NO_METRICS, type StreamMetrics } from "../metrics/index.ts";
+import { ADMIT_ALL, type Admission, describeRefusal } from "./admission.ts";
+import { createIdleStreams, type IdleStreams } from "./idle-streams.ts";
 import type { Readiness, ReadinessState } from "./readiness.ts";
 
 /** What the services need. */
@@ -38,6 +40,10 @@ export interface ServicesOptions {
   readonly log: Logger;
   /** Streams and protocol errors are counted here. */
   readonly metrics?: StreamMetrics | undefined;
+  /** Ends silent streams; none are ended when absent. */
+  readonly idleStreams?: IdleStreams;
+  /** Refuses new streams under overload; all are admitted when absent. */
+  readonly admission?: Admission;
 }
 
 /** One service to register: its definition and implementation. */
@@ -118,10 +124,16 @@ const HEALTH_DEFINITION: ServiceDefinition = {
 
 /** The services the processor serves. */
 export function createServices(options: ServicesOptions): GrpcService[] {
+  const context: ProcessContext = {
+    ...options,
+    idleStreams: options.idleStreams ?? createIdleStreams(0),
+    admission: options.admission ?? ADMIT_ALL,
+    open: 0,
+  };
   return [
     {
       definition: PROCESSOR_DEFINITION,
-      implementation: { process: (call: Call) => serveProcess(call, options) },
+      implementation: { process: (call: Call) => serveProcess(call, context) },
     },
     { definition: HEALTH_DEFINITION, implementation: healthImplementation(options.readiness) },
   ];
@@ -129,38 +141,82 @@ export function createServices(options: ServicesOptions): GrpcService[] {
 
 type Call = ServerDuplexStream<ProcessingRequest | UndecodableMessage, Uint8Array>;
 
+/** What every Process call shares: the options, and the count of open streams. */
+interface ProcessContext extends ServicesOptions {
+  readonly idleStreams: IdleStreams;
+  readonly admission: Admission;
+  open: number;
+}
+
+/**
+ * Refuses the call when the process is overloaded, before any message is read: RESOURCE_EXHAUSTED,
+ * which Envoy handles by its failure mode at once (and which gRPC retry policies do not retry by
+ * default, so shedding does not multiply the load). Returns true when refused.
+ */
+function shed(call: Call, context: ProcessContext): boolean {
+  const refusal = context.admission.check(context.open);
+  if (refusal === undefined) return false;
+  // Logged at debug only: under overload a line per refused stream would add to the overload.
+  if (context.log.enabled("debug"))
+    context.log.debug("stream refused", { rpc: "Process", reason: refusal.reason });
+  call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: describeRefusal(refusal) });
+  return true;
+}
+
 /**
  * Connects one grpc-js call to the stream loop. Messages are handled one at a time: while the loop
  * works on an asynchronous reply the call is paused, so the next message waits in grpc-js.
  */
-function serveProcess(call: Call, options: ServicesOptions): void {
-  const { log } = options;
-  const metrics = options.metrics ?? NO_METRICS;
+function serveProcess(call: Call, context: ProcessContext): void {
+  if (shed(call, context)) return;
+  const { log } = context;
+  const metrics = context.metrics ?? NO_METRICS;
   let open = true;
+  context.open++;
+  // Every way the call ends goes through `close`, so the count and the idle entry are released once.
+  const close = () => {
+    if (!open) return false;
+    open = false;
+    context.open--;
+    idle.release();
+    return true;
+  };
+  const idle = context.idleStreams.track((idleMs) => {
+    if (!close()) return;
+    stream.cancel();
+    log.warn("stream idle: ended", {
+      rpc: "Process",
+      idleMs,
+      timeoutMs: context.idleStreams.timeoutMs,
+    });
+    call.emit("error", {
+      code: status.DEADLINE_EXCEEDED,
+      details: `stream idle for ${idleMs} ms (DD_SERVICE_EXTENSION_STREAM_IDLE_TIMEOUT)`,
+    });
+  });
   const port: StreamPort = {
     send: (reply) => {
-      if (open) call.write(reply);
+      if (!open) return;
+      idle.touch();
+      call.write(reply);
     },
     finish: () => {
-      if (!open) return;
-      open = false;
-      call.end();
+      if (close()) call.end();
     },
     fail: (error) => {
-      if (!open) return;
-      open = false;
-      call.emit("error", statusOf(error, log, metrics));
+      if (close()) call.emit("error", statusOf(error, log, metrics));
     },
   };
   const metadata = (key: string) => {
     const values = call.metadata.get(key);
     return values.length > 0 ? String(values[0]) : undefined;
   };
-  const stream = openStream({ metadata }, options.createSession, port, metrics);
+  const stream = openStream({ metadata }, context.createSession, port, metrics);
   const resume = () => {
     if (open) call.resume();
   };
   call.on("data", (message) => {
+    idle.touch();
     if (message instanceof UndecodableMessage) {
       undecodable(message);
       return;
@@ -176,14 +232,12 @@ function serveProcess(call: Call, options: ServicesOptions): void {
   // passed deadline, a lost connection, a message over the size limit (after answering it with
   // RESOURCE_EXHAUSTED). It also fires after our own end, when `open` is already false.
   call.on("cancelled", () => {
-    if (!open) return;
-    open = false;
+    if (!close()) return;
     log.debug("stream cancelled", { rpc: "Process" });
     stream.cancel();
   });
   const undecodable = (message: UndecodableMessage) => {
-    if (!open) return;
-    open = false;
+    if (!close()) return;
     stream.cancel("error");
     metrics.protocolError("undecodable-message");
     log.warn("stream failed", {

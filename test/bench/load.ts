@@ -47,9 +47,13 @@ export interface WindowResult {
   readonly streams: number;
   readonly blocked: number;
   readonly errors: number;
+  /** Streams refused by load shedding (among the errors); not in the stream latencies. */
+  readonly shed: number;
   readonly endedEarly: number;
   readonly stream: { readonly data: HistogramData; readonly maxUs: number };
   readonly message: { readonly data: HistogramData; readonly maxUs: number };
+  /** How long refused streams took to be refused. */
+  readonly shedLatency: { readonly data: HistogramData; readonly maxUs: number };
   /** CPU this process spent in the window, in microseconds. */
   readonly cpuUs: number;
   /** Errors since the start, warm-up included, and the first one's reason. */
@@ -71,6 +75,7 @@ export class Load implements StreamHost {
   readonly #inFlight = new Set<ExchangeStream>();
   readonly #streamLatency = new Histogram();
   readonly #messageLatency = new Histogram();
+  readonly #shedLatency = new Histogram();
   readonly #backlog: number[] = [];
   #schedule: Schedule | undefined;
   #running = false;
@@ -82,7 +87,7 @@ export class Load implements StreamHost {
   #nextAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
-  #counts = { streams: 0, blocked: 0, errors: 0, endedEarly: 0 };
+  #counts = { streams: 0, blocked: 0, errors: 0, shed: 0, endedEarly: 0 };
   #errorsTotal = 0;
   #firstError = "";
   #verifyLeft: number;
@@ -135,9 +140,10 @@ export class Load implements StreamHost {
 
   /** Opens the measurement window: counters and histograms start from zero. */
   mark(): void {
-    this.#counts = { streams: 0, blocked: 0, errors: 0, endedEarly: 0 };
+    this.#counts = { streams: 0, blocked: 0, errors: 0, shed: 0, endedEarly: 0 };
     this.#streamLatency.reset();
     this.#messageLatency.reset();
+    this.#shedLatency.reset();
     this.#measuring = true;
     this.#windowStart = performance.now();
     this.#cpuStart = process.cpuUsage();
@@ -156,6 +162,7 @@ export class Load implements StreamHost {
       ...this.#counts,
       stream: { data: this.#streamLatency.toData(), maxUs: this.#streamLatency.maxUs },
       message: { data: this.#messageLatency.toData(), maxUs: this.#messageLatency.maxUs },
+      shedLatency: { data: this.#shedLatency.toData(), maxUs: this.#shedLatency.maxUs },
       cpuUs: cpu.user + cpu.system,
       errorsTotal: this.#errorsTotal,
       firstError: this.#firstError,
@@ -260,6 +267,10 @@ export class Load implements StreamHost {
     const counts = this.#counts;
     if (stream.outcome === "error") {
       counts.errors++;
+      if (stream.shed) {
+        counts.shed++;
+        this.#shedLatency.record((performance.now() - stream.startedAt) * 1000);
+      }
       return;
     }
     counts.streams++;

@@ -33,6 +33,8 @@ export interface Cell {
   readonly streams: number;
   readonly blocked: number;
   readonly errors: number;
+  /** Streams the target refused by load shedding in the window (also errors). */
+  readonly shed: number;
   readonly firstError: string;
   readonly endedEarly: number;
   readonly message: Percentiles;
@@ -115,6 +117,7 @@ export async function measureCell(
       streams: sum(parts, (part) => part.streams),
       blocked: sum(parts, (part) => part.blocked),
       errors: sum(parts, (part) => part.errorsTotal),
+      shed: sum(parts, (part) => part.shed),
       firstError: parts.find((part) => part.firstError !== "")?.firstError ?? "",
       endedEarly: sum(parts, (part) => part.endedEarly),
       message: percentiles(parts, (part) => part.message),

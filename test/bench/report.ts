@@ -159,9 +159,10 @@ function latency(summaries: Summary[]): string {
     ms(s.stream?.p50),
     ms(s.stream?.p99),
     ms(s.stream?.p999),
+    s.shedShare === undefined ? dash : `${(s.shedShare * 100).toFixed(1)}%`,
   ]);
   const headers = ["scenario", "target", "rate/s", "done/s", "msg p50", "msg p99", "msg p99.9"];
-  return table([...headers, "stream p50", "stream p99", "stream p99.9"], rows);
+  return table([...headers, "stream p50", "stream p99", "stream p99.9", "shed"], rows);
 }
 
 function ratioTable(rows: Ratio[]): string {
@@ -221,7 +222,7 @@ export function formatReport(report: Report): string {
   ];
   if (o.open.kind !== "off") {
     sections.push(
-      `Latency in ms, open loop (message: send to reply; stream: scheduled start to end)\n\n${latency(report.summaries)}`,
+      `Latency in ms, open loop (message: send to reply; stream: scheduled start to end, of the streams served; shed: streams refused by load shedding)\n\n${latency(report.summaries)}`,
     );
   }
   if (report.ratios.length > 0) sections.push(`Ratios\n\n${ratioTable(report.ratios)}`);

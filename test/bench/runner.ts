@@ -34,6 +34,7 @@ function describe(cell: Cell): string {
   const rate = cell.loop === "open" ? ` at ${cell.rate?.toFixed(0)}/s` : "";
   const problems =
     (cell.blocked > 0 ? ` blocked ${cell.blocked}` : "") +
+    (cell.shed > 0 ? ` shed ${cell.shed}` : "") +
     (cell.errors > 0 ? ` errors ${cell.errors} (${cell.firstError})` : "");
   return `${cell.loop}${rate}: ${cell.streamsPerS.toFixed(0)} streams/s, stream p99 ${cell.stream.p99.toFixed(2)} ms${problems}`;
 }

@@ -58,6 +58,9 @@ const REPLY_NAMES = [
 
 const CLOSING = -1;
 
+/** RESOURCE_EXHAUSTED and UNAVAILABLE: what a server that sheds load answers. */
+const SHED_STATUSES = new Set(["8", "14"]);
+
 /** One exchange in flight. */
 export class ExchangeStream implements MessageSink {
   /** When the exchange started, or was scheduled to (open loop), in `performance.now()` ms. */
@@ -68,6 +71,11 @@ export class ExchangeStream implements MessageSink {
   reason = "";
   /** The server ended the stream (gRPC OK) before the exchange was over. */
   endedEarly = false;
+  /**
+   * The server refused the stream before answering anything, with RESOURCE_EXHAUSTED or
+   * UNAVAILABLE: load shedding. Envoy applies its failure mode at once; also an error.
+   */
+  shed = false;
   replies = 0;
   /** Closed loop: the slot that starts the next stream when this one ends. */
   slot = 0;
@@ -237,6 +245,7 @@ export class ExchangeStream implements MessageSink {
     if (this.outcome === "pending" || this.outcome === "ok") {
       if (this.#grpcStatus !== "0") {
         this.outcome = "error";
+        this.shed = this.replies === 0 && SHED_STATUSES.has(this.#grpcStatus ?? "");
         this.reason =
           this.#grpcStatus === undefined
             ? `stream reset (code ${this.#stream.rstCode ?? "?"}) without a gRPC status`

@@ -26,6 +26,8 @@ export interface Summary {
   readonly streams: number;
   readonly blocked: number;
   readonly errors: number;
+  /** Open loop: the share of streams refused by load shedding (median over rounds). */
+  readonly shedShare: number | undefined;
   readonly firstError: string;
   readonly endedEarly: number;
   readonly verified: number;
@@ -79,6 +81,7 @@ function summarize(scenario: string, target: string, cells: readonly Cell[]): Su
     streams: total((cell) => cell.streams),
     blocked: total((cell) => cell.blocked),
     errors: total((cell) => cell.errors),
+    shedShare: median(open.map((cell) => cell.shed / Math.max(1, cell.shed + cell.streams))),
     firstError: cells.find((cell) => cell.firstError !== "")?.firstError ?? "",
     endedEarly: total((cell) => cell.endedEarly),
     verified: total((cell) => cell.verified),

@@ -5,10 +5,13 @@
 import type { SessionFactory } from "../../processor/extproc/index.ts";
 import { createLogger, type LogLevel } from "../../processor/log.ts";
 import {
+  type Admission,
+  createIdleStreams,
   createReadiness,
   createServer,
   createServices,
   type GrpcServer,
+  type IdleStreams,
   type KeepaliveOptions,
   type Readiness,
   type TlsMaterial,
@@ -22,6 +25,8 @@ export interface TestServer {
   readonly target: string;
   /** Log lines the server wrote. */
   readonly logs: Array<Record<string, unknown>>;
+  /** Open ext_proc streams (tracked for idleness; 0 when no idle timeout was given). */
+  readonly idleStreams: IdleStreams;
   /** Destroys every open connection, as a network failure would. */
   dropConnections(): void;
   close(): Promise<void>;
@@ -35,6 +40,10 @@ export interface TestServerOptions {
   readMaxBytes?: number;
   logLevel?: LogLevel;
   keepalive?: KeepaliveOptions;
+  /** DD_SERVICE_EXTENSION_STREAM_IDLE_TIMEOUT in ms; streams are never ended for idleness when absent. */
+  idleTimeoutMs?: number;
+  /** Load shedding; every stream is admitted when absent. */
+  admission?: Admission;
 }
 
 /** Starts a server; `close()` stops it and destroys open sessions. */
@@ -46,8 +55,15 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   });
   const readiness = createReadiness();
   readiness.set("ready");
+  const idleStreams = createIdleStreams(options.idleTimeoutMs ?? 0);
   const server = createServer({
-    services: createServices({ createSession: options.createSession, readiness, log }),
+    services: createServices({
+      createSession: options.createSession,
+      readiness,
+      log,
+      idleStreams,
+      ...(options.admission ? { admission: options.admission } : {}),
+    }),
     ...(options.tls ? { tls: options.tls } : {}),
     maxConcurrentStreams: 10_000,
     readMaxBytes: options.readMaxBytes ?? 11 * 1024 * 1024,
@@ -62,7 +78,12 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     readiness,
     target,
     logs,
+    idleStreams,
     dropConnections: () => server.destroyConnections(),
-    close: () => server.drain(0),
+    close: () => {
+      idleStreams.stop();
+      options.admission?.stop();
+      return server.drain(0);
+    },
   };
 }

@@ -12,7 +12,7 @@ import {
 import { createLogger } from "../../processor/log.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
 import { type Client, createClient } from "./grpc-client.ts";
-import { startTestServer, type TestServer } from "./in-process.ts";
+import { startTestServer, type TestServer, type TestServerOptions } from "./in-process.ts";
 import { createRecordingTracer, type RecordedSpan } from "./recording-tracer.ts";
 
 /** The test ruleset (test/fixtures/rules/README.md). */
@@ -30,11 +30,19 @@ export interface WafServer {
   readonly bodyBudget: BodyBudget;
   /** Spans the recording tracer finished, in order. */
   readonly spans: RecordedSpan[];
+  /** Empties the recorded logs and spans, so that a memory measurement sees the server alone. */
+  forget(): void;
   close(): Promise<void>;
 }
 
-/** Starts a WAF server with `env` (e.g. DD_APPSEC_RULES, DD_APPSEC_BODY_PARSING_SIZE_LIMIT). */
-export async function startWafServer(env: Record<string, string> = {}): Promise<WafServer> {
+/**
+ * Starts a WAF server with `env` (e.g. DD_APPSEC_RULES, DD_APPSEC_BODY_PARSING_SIZE_LIMIT) and
+ * `serverOptions` for the gRPC server (idle timeout, load shedding, message limit).
+ */
+export async function startWafServer(
+  env: Record<string, string> = {},
+  serverOptions: Omit<TestServerOptions, "createSession"> = {},
+): Promise<WafServer> {
   // A generous WAF budget unless a test sets one: these tests check what is detected, and the
   // default 10 ms per stream can run out on a loaded 2-core CI machine (a timeout fails open).
   const loaded = loadConfig({
@@ -64,6 +72,7 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     ...(config.clientIpHeader ? { clientIpHeader: config.clientIpHeader } : {}),
   });
   const server = await startTestServer({
+    ...serverOptions,
     createSession: createWafSessionFactory({ config, engine, templates, log, tracer, bodyBudget }),
   });
   const client = createClient(server.target);
@@ -73,6 +82,11 @@ export async function startWafServer(env: Record<string, string> = {}): Promise<
     streamEnds: () => logs.filter((line) => line.msg === "stream end"),
     spans: tracer.spans,
     bodyBudget,
+    forget() {
+      logs.length = 0;
+      tracer.spans.length = 0;
+      server.logs.length = 0;
+    },
     async close() {
       client.close();
       await server.close();

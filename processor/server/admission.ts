@@ -1,0 +1,128 @@
+/**
+ * Load shedding: whether a new ext_proc stream is admitted. When the process is saturated, every
+ * stream it accepts waits behind the others (streams in flight over throughput), so past saturation
+ * all of them get slow together and then fail by Envoy's message timeout. Refusing new streams at
+ * once instead lets Envoy apply its failure mode (`failure_mode_allow`) without waiting, keeps the
+ * admitted streams fast, and stops as soon as the process catches up.
+ *
+ * Two signals, both per process (per worker):
+ * - event-loop delay: the mean delay of libuv's timer over the last window (`monitorEventLoopDelay`
+ *   samples it natively, at no cost per message). It rises when more work is queued than the loop
+ *   can run, which is exactly the queueing to avoid, whatever the kind of work;
+ * - open streams: a hard bound, because an ext_proc stream lives as long as its HTTP request, and
+ *   idle ones cost memory but no event-loop time.
+ * A refused stream is refused before its first message is read: no decoding, no WAF work.
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+/** Why a stream was refused, for its gRPC status details and the logs. */
+export type Refusal =
+  | { readonly reason: "event-loop-delay"; readonly delayMs: number; readonly limitMs: number }
+  | { readonly reason: "open-streams"; readonly open: number; readonly limit: number };
+
+/** Decides on new streams. */
+export interface Admission {
+  /** `undefined` admits the stream; `open` is the count of streams already open. */
+  check(open: number): Refusal | undefined;
+  /** Streams refused since start. */
+  readonly refused: number;
+  /** The event-loop delay of the last window, in milliseconds. */
+  readonly delayMs: number;
+  /** Stops sampling. */
+  stop(): void;
+}
+
+/** Options of {@link createAdmission}; a limit of 0 turns its signal off. */
+export interface AdmissionOptions {
+  readonly maxEventLoopDelayMs: number;
+  readonly maxOpenStreams: number;
+}
+
+/** Width of the window the delay is averaged over: short, so shedding starts and stops quickly. */
+const WINDOW_MS = 100;
+/** Resolution of libuv's sampling timer. */
+const RESOLUTION_MS = 10;
+
+/**
+ * Samples the event-loop delay; returns a function that stops sampling. The histogram is never
+ * reset (its first sample after a reset is lost, the very one a long loop turn produces): the
+ * window's mean comes from the running count and mean. Each sample is the time between two runs of
+ * libuv's timer, so the delay is what exceeds the resolution. A window with no sample at all means
+ * one loop turn took it whole, which our own timer's lateness shows.
+ */
+function sampleDelay(onWindow: (delayMs: number) => void): () => void {
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  let count = 0;
+  let sum = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const late = now - last - WINDOW_MS;
+    last = now;
+    const nextCount = histogram.count;
+    const nextSum = histogram.mean * nextCount;
+    const samples = nextCount - count;
+    const mean = samples > 0 ? (nextSum - sum) / samples / 1e6 - RESOLUTION_MS : 0;
+    count = nextCount;
+    sum = nextSum;
+    onWindow(Math.max(late, mean, 0));
+  }, WINDOW_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    histogram.disable();
+  };
+}
+
+class Controller implements Admission {
+  refused = 0;
+  delayMs = 0;
+  readonly #options: AdmissionOptions;
+  readonly #stop: () => void;
+
+  constructor(options: AdmissionOptions) {
+    this.#options = options;
+    this.#stop =
+      options.maxEventLoopDelayMs > 0
+        ? sampleDelay((delayMs) => {
+            this.delayMs = delayMs;
+          })
+        : () => {};
+  }
+
+  check(open: number): Refusal | undefined {
+    const { maxOpenStreams, maxEventLoopDelayMs } = this.#options;
+    let refusal: Refusal | undefined;
+    if (maxOpenStreams > 0 && open >= maxOpenStreams)
+      refusal = { reason: "open-streams", open, limit: maxOpenStreams };
+    else if (maxEventLoopDelayMs > 0 && this.delayMs > maxEventLoopDelayMs)
+      refusal = { reason: "event-loop-delay", delayMs: this.delayMs, limitMs: maxEventLoopDelayMs };
+    if (refusal) this.refused++;
+    return refusal;
+  }
+
+  stop(): void {
+    this.#stop();
+  }
+}
+
+/** Starts the admission control of this process. */
+export function createAdmission(options: AdmissionOptions): Admission {
+  return new Controller(options);
+}
+
+/** Admits every stream (servers built without load shedding, e.g. in tests). */
+export const ADMIT_ALL: Admission = {
+  check: () => undefined,
+  refused: 0,
+  delayMs: 0,
+  stop: () => {},
+};
+
+/** The gRPC status details of a refusal. */
+export function describeRefusal(refusal: Refusal): string {
+  return refusal.reason === "open-streams"
+    ? `overloaded: ${refusal.open} streams open, limit ${refusal.limit}`
+    : `overloaded: event loop delay ${Math.round(refusal.delayMs)} ms above ${refusal.limitMs} ms`;
+}
