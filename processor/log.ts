@@ -43,8 +43,49 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 /** Field names never written as given, whatever the call site passes. */
 const REDACTED_FIELDS = /^(body|headers?|cookies?|value|authorization|query|payload)$/i;
 
+/**
+ * Bytes of log lines a stream may hold unwritten. stdout and stderr are pipes in a container: when
+ * nobody reads them (a stalled log collector), Node queues every write in memory, without bound.
+ * Past this backlog lines are dropped and counted instead, and the count is written as soon as the
+ * backlog is below the bound again (with the next line), so memory stays bounded and the loss is
+ * visible.
+ */
+export const MAX_LOG_BACKLOG_BYTES = 256 * 1024;
+
+/** Writes lines to `out` unless its backlog is full; counts what it drops. */
+export function boundedSink(
+  out: Pick<NodeJS.WritableStream, "write"> & { readonly writableLength: number },
+  maxBacklog = MAX_LOG_BACKLOG_BYTES,
+): { write(line: string): void; readonly dropped: number } {
+  let dropped = 0;
+  let droppedTotal = 0;
+  return {
+    write(line) {
+      if (out.writableLength > maxBacklog) {
+        dropped++;
+        droppedTotal++;
+        return;
+      }
+      if (dropped > 0) {
+        out.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level: "warn", component: "log", msg: "log lines dropped: output blocked", dropped })}\n`,
+        );
+        dropped = 0;
+      }
+      out.write(`${line}\n`);
+    },
+    get dropped() {
+      return droppedTotal;
+    },
+  };
+}
+
+let stdout: ReturnType<typeof boundedSink> | undefined;
+let stderr: ReturnType<typeof boundedSink> | undefined;
+
 const defaultSink: LogSink = (line, level) => {
-  (level === "error" ? process.stderr : process.stdout).write(`${line}\n`);
+  if (level === "error") (stderr ??= boundedSink(process.stderr)).write(line);
+  else (stdout ??= boundedSink(process.stdout)).write(line);
 };
 
 /** Creates a JSON logger. */

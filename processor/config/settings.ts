@@ -227,10 +227,10 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     name: "DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY",
     field: "shedEventLoopDelayMs",
-    default: 100,
-    defaultText: "100ms",
+    default: 200,
+    defaultText: "200ms",
     description:
-      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms), it refuses new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). Keep it below Envoy's message timeout.",
+      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms), it refuses new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). A refused request goes the way of Envoy's failure mode, as it would after Envoy's message timeout (the chart's 200ms): keep the two close.",
     parse: durationMs("s"),
   },
   {

@@ -1,0 +1,109 @@
+/**
+ * Environment faults on the real processor process: stdout nobody reads, a WAF budget spent on
+ * every request, a ruleset that cannot load, an Agent down, slow or answering garbage, certificate
+ * files removed or corrupted at runtime.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { generateSelfSigned } from "../../processor/server/index.ts";
+import { blocksAttack, rssBytes, servesBenign, waitFor } from "../support/fault.ts";
+import { createClient } from "../support/grpc-client.ts";
+import { spawnProcessor, startProcessor } from "../support/processor-process.ts";
+import { startWafServer, TEST_RULES } from "../support/waf-server.ts";
+
+const MAIN = join(import.meta.dirname, "..", "..", "processor", "main.ts");
+const MiB = 1024 * 1024;
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === "object" && address ? address.port : 0;
+}
+
+async function waitForHealth(port: number, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - start > timeoutMs) throw new Error("processor not ready");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("environment faults", () => {
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const child of children) child.kill("SIGKILL");
+  });
+
+  test("stdout nobody reads: the processor keeps serving, memory bounded, lines dropped and counted", async () => {
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        DD_SERVICE_EXTENSION_HOST: "127.0.0.1",
+        DD_SERVICE_EXTENSION_WORKERS: "1",
+        DD_SERVICE_EXTENSION_TLS: "false",
+        DD_SERVICE_EXTENSION_PORT: String(port),
+        DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: String(healthPort),
+        DD_SERVICE_EXTENSION_LOG_LEVEL: "debug",
+        // Bursts of 100 streams on a cold process can pass the shedding threshold: this test is
+        // about stdout, so every stream must be served.
+        DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+        DD_APPSEC_RULES: TEST_RULES,
+        DD_APPSEC_WAF_TIMEOUT: "1s",
+        DD_TRACE_AGENT_PORT: "9",
+        DD_REMOTE_CONFIGURATION_ENABLED: "false",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    child.stdout?.pause(); // never read: the pipe fills after 64 KiB
+    child.stderr?.resume();
+    await waitForHealth(healthPort);
+    const client = createClient(`127.0.0.1:${port}`);
+    try {
+      // Each stream writes a debug line: thousands of them overflow the pipe many times over.
+      const batch = () =>
+        Promise.all(Array.from({ length: 100 }, () => servesBenign(client, 10_000)));
+      for (let i = 0; i < 3; i++) await batch(); // warm-up: JIT, WAF, heap sized for 100 streams
+      const before = rssBytes(child.pid ?? 0);
+      for (let i = 0; i < 20; i++) {
+        await batch();
+      }
+      await blocksAttack(client);
+      const grown = rssBytes(child.pid ?? 0) - before;
+      assert.ok(grown < 96 * MiB, `RSS grew by ${(grown / MiB).toFixed(1)} MiB`);
+      assert.equal((await fetch(`http://127.0.0.1:${healthPort}/`)).status, 200);
+      // Once read again, the processor says how many lines it dropped.
+      let output = "";
+      child.stdout?.setEncoding("utf8");
+      child.stdout?.on("data", (chunk: string) => {
+        output += chunk;
+      });
+      child.stdout?.resume();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await servesBenign(client);
+      await waitFor(() => output.includes("log lines dropped"), 5000, "drop notice");
+      const notice = output
+        .split("\n")
+        .map((line) => (line.includes("log lines dropped") ? JSON.parse(line) : undefined))
+        .find((line) => line !== undefined) as { dropped: number };
+      assert.ok(notice.dropped > 100, `dropped ${notice.dropped}`);
+    } finally {
+      client.close();
+      child.kill("SIGKILL");
+    }
+  });
+});
