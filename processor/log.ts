@@ -80,12 +80,14 @@ export function boundedSink(
   };
 }
 
-let stdout: ReturnType<typeof boundedSink> | undefined;
-let stderr: ReturnType<typeof boundedSink> | undefined;
+/** Created on first use: a process that logs nothing never touches stdout. */
+let outputs:
+  | { out: ReturnType<typeof boundedSink>; err: ReturnType<typeof boundedSink> }
+  | undefined;
 
 const defaultSink: LogSink = (line, level) => {
-  if (level === "error") (stderr ??= boundedSink(process.stderr)).write(line);
-  else (stdout ??= boundedSink(process.stdout)).write(line);
+  outputs ??= { out: boundedSink(process.stdout), err: boundedSink(process.stderr) };
+  (level === "error" ? outputs.err : outputs.out).write(line);
 };
 
 /** Creates a JSON logger. */

@@ -6,15 +6,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { generateSelfSigned } from "../../processor/server/index.ts";
 import { blocksAttack, rssBytes, servesBenign, waitFor } from "../support/fault.ts";
-import { createClient } from "../support/grpc-client.ts";
-import { spawnProcessor, startProcessor } from "../support/processor-process.ts";
+import { createClient, exchange, openStream } from "../support/grpc-client.ts";
+import { getHeaders, kindOf, requestHeaders } from "../support/messages.ts";
+import { spawnProcessor } from "../support/processor-process.ts";
 import { startWafServer, TEST_RULES } from "../support/waf-server.ts";
 
 const MAIN = join(import.meta.dirname, "..", "..", "processor", "main.ts");
@@ -104,6 +103,46 @@ describe("environment faults", () => {
     } finally {
       client.close();
       child.kill("SIGKILL");
+    }
+  });
+
+  test("a WAF budget spent on every request: the request passes, the timeout is counted", async () => {
+    const waf = await startWafServer({ DD_APPSEC_RULES: TEST_RULES, DD_APPSEC_WAF_TIMEOUT: "1ns" });
+    try {
+      const stream = openStream(waf.client);
+      const reply = await exchange(
+        stream,
+        requestHeaders(getHeaders("/", { "user-agent": "dd-test-scanner-log-block" }), true),
+      );
+      assert.equal(kindOf(reply), "requestHeaders"); // the documented fail direction: pass
+      stream.cancel();
+      await stream.status;
+      await waitFor(() => waf.streamEnds().length > 0, 5000, "stream end");
+      assert.ok(Number(waf.streamEnds()[0]?.wafTimeouts) > 0, JSON.stringify(waf.streamEnds()));
+      await waitFor(() => waf.spans.length > 0, 5000, "span");
+      assert.ok(Number(waf.spans[0]?.metrics["_dd.appsec.waf.timeouts"]) > 0);
+    } finally {
+      await waf.close();
+    }
+  });
+
+  test("a ruleset that fails to load stops startup with exit code 1 and a clear error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fault-rules-"));
+    try {
+      const rules = join(dir, "rules.json");
+      writeFileSync(rules, '{"version": "2.2", "rules": [');
+      const processor = spawnProcessor({
+        DD_SERVICE_EXTENSION_PORT: "0",
+        DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
+        DD_SERVICE_EXTENSION_TLS: "false",
+        DD_APPSEC_RULES: rules,
+      });
+      assert.equal(await processor.exited, 1);
+      const failure = processor.logs.find((line) => line.msg === "startup failed");
+      assert.equal(failure?.code, "waf", JSON.stringify(processor.logs));
+      assert.match(String(failure?.error), /rules/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
