@@ -10,10 +10,12 @@ import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { generateSelfSigned } from "../../processor/server/index.ts";
+import { startFakeAgent } from "../support/fake-agent.ts";
 import { blocksAttack, rssBytes, servesBenign, waitFor } from "../support/fault.ts";
 import { createClient, exchange, openStream } from "../support/grpc-client.ts";
 import { getHeaders, kindOf, requestHeaders } from "../support/messages.ts";
-import { spawnProcessor } from "../support/processor-process.ts";
+import { spawnProcessor, startProcessor } from "../support/processor-process.ts";
 import { startWafServer, TEST_RULES } from "../support/waf-server.ts";
 
 const MAIN = join(import.meta.dirname, "..", "..", "processor", "main.ts");
@@ -141,6 +143,105 @@ describe("environment faults", () => {
       const failure = processor.logs.find((line) => line.msg === "startup failed");
       assert.equal(failure?.code, "waf", JSON.stringify(processor.logs));
       assert.match(String(failure?.error), /rules/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the Agent down, then slow (10 s), then answering garbage: serving goes on, memory bounded", async () => {
+    const agent = await startFakeAgent({ down: true });
+    const processor = await startProcessor({
+      DD_SERVICE_EXTENSION_TLS: "false",
+      DD_APPSEC_RULES: TEST_RULES,
+      DD_APPSEC_WAF_TIMEOUT: "1s",
+      DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+      DD_TRACE_AGENT_URL: agent.url,
+      DD_APM_TRACING_ENABLED: "true", // a trace per request: the most the Agent is sent
+    });
+    const client = createClient(`127.0.0.1:${processor.grpcPort}`);
+    try {
+      const pid = processor.child.pid ?? 0;
+      const batch = () =>
+        Promise.all(Array.from({ length: 50 }, () => servesBenign(client, 10_000)));
+      for (let i = 0; i < 3; i++) await batch(); // warm-up
+      const before = rssBytes(pid);
+      const growth: string[] = [];
+      for (const [name, setUp] of [
+        ["down", async () => {}],
+        [
+          "slow",
+          async () => {
+            await agent.up();
+            agent.setFault({ delayMs: 10_000 });
+          },
+        ],
+        ["garbage", async () => agent.setFault({ garbage: true })],
+      ] as const) {
+        await setUp();
+        // Long enough for several of dd-trace's flushes (every 2 s) to meet the fault.
+        const until = Date.now() + 5000;
+        while (Date.now() < until) await batch();
+        await blocksAttack(client);
+        growth.push(`${name} ${((rssBytes(pid) - before) / MiB).toFixed(1)} MiB`);
+        assert.ok(rssBytes(pid) - before < 96 * MiB, `RSS after Agent ${growth.join(", ")}`);
+      }
+      assert.equal((await fetch(`http://127.0.0.1:${processor.healthPort}/`)).status, 200);
+      assert.equal(processor.child.exitCode, null);
+    } finally {
+      client.close();
+      processor.kill("SIGKILL");
+      await processor.exited;
+      await agent.stop();
+    }
+  });
+
+  test("certificate files removed, then corrupted at runtime: the old certificate keeps serving, logged", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fault-tls-"));
+    try {
+      const material = generateSelfSigned();
+      const certFile = join(dir, "tls.crt");
+      const keyFile = join(dir, "tls.key");
+      writeFileSync(certFile, material.cert);
+      writeFileSync(keyFile, material.key);
+      const processor = await startProcessor({
+        DD_SERVICE_EXTENSION_TLS_CERT_FILE: certFile,
+        DD_SERVICE_EXTENSION_TLS_KEY_FILE: keyFile,
+        DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL: "0.1",
+        DD_APPSEC_RULES: TEST_RULES,
+      });
+      try {
+        const target = `127.0.0.1:${processor.grpcPort}`;
+        const servesOverTls = async () => {
+          const client = createClient(target, { ca: material.cert });
+          try {
+            await servesBenign(client);
+          } finally {
+            client.close();
+          }
+        };
+        await servesOverTls();
+        rmSync(certFile);
+        rmSync(keyFile);
+        await processor.waitForLog(
+          (line) => line.msg === "TLS reload failed; keeping the current certificate",
+        );
+        await servesOverTls(); // a new connection: still the old certificate
+        writeFileSync(
+          certFile,
+          "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
+        );
+        writeFileSync(keyFile, material.key.slice(0, 100));
+        await processor.waitForLog(
+          (line) =>
+            line.msg === "TLS reload failed; keeping the current certificate" &&
+            /invalid/.test(String(line.error)),
+        );
+        await servesOverTls();
+        assert.equal(processor.child.exitCode, null);
+      } finally {
+        processor.kill("SIGKILL");
+        await processor.exited;
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,6 +4,7 @@
  * other endpoints a tracer calls. It can start "down" (its port reserved but closed, so connections
  * are refused) and be brought up later on the same port.
  */
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
@@ -52,6 +53,12 @@ export interface FakeAgentOptions {
   traceStatus?: number;
 }
 
+/** How a misbehaving Agent answers (see {@link FakeAgent.setFault}). */
+export interface AgentFault {
+  readonly delayMs?: number;
+  readonly garbage?: boolean;
+}
+
 /** A running fake Agent. */
 export interface FakeAgent {
   readonly port: number;
@@ -66,6 +73,11 @@ export interface FakeAgent {
   readonly isUp: boolean;
   /** Status of later trace uploads; anything but 200 rejects them without recording. */
   setTraceStatus(status: number): void;
+  /**
+   * Misbehaves on every later request: answers only after `delayMs`, and/or with `garbage` (a 200
+   * whose body is random bytes labelled JSON). `{}` behaves again.
+   */
+  setFault(fault: AgentFault): void;
   /** Resolves with the spans matching `predicate` once at least `count` (default 1) arrived. */
   waitForSpans(
     predicate: (span: AgentSpan) => boolean,
@@ -88,6 +100,7 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
   const watchers = new Set<() => void>();
   let server: Server | undefined;
   let traceStatus = options.traceStatus ?? 200;
+  let fault: AgentFault = {};
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -96,11 +109,24 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       requests.push({ method: req.method ?? "", path, headers: req.headers, at: Date.now() });
       const body = Buffer.concat(chunks);
-      try {
-        route(path, body, res);
-      } catch (cause) {
-        res.writeHead(400, { "content-type": "text/plain" }).end(String(cause));
+      const answer = () => {
+        if (fault.garbage === true) {
+          res.writeHead(200, { "content-type": "application/json" }).end(randomBytes(512));
+          return;
+        }
+        try {
+          route(path, body, res);
+        } catch (cause) {
+          res.writeHead(400, { "content-type": "text/plain" }).end(String(cause));
+        }
+      };
+      if (fault.delayMs !== undefined && fault.delayMs > 0) {
+        setTimeout(() => {
+          if (!res.destroyed) answer();
+        }, fault.delayMs).unref();
+        return;
       }
+      answer();
     });
   };
 
@@ -177,6 +203,9 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
     },
     setTraceStatus(status) {
       traceStatus = status;
+    },
+    setFault(next) {
+      fault = next;
     },
     waitForSpans(predicate, timeoutMs = 10_000, count = 1) {
       return new Promise((resolve, reject) => {

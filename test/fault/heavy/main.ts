@@ -2,9 +2,12 @@
  * Heavy fault variants (`npm run fault:heavy`), not run in CI: prints figures, asserts only that
  * every stream was answered. 10,000 concurrent streams on one connection, and a 1 GiB streamed
  * body, on an in-process WAF server; heap before, at the peak and after.
- * Load faults run on the bench (test/fault/README.md): 150% of saturation with shedding, and
- * 10 minutes at half of saturation.
+ * `npm run fault:heavy -- overload` runs `overload.ts` instead (150% of saturation, recovery).
  */
+if (process.argv[2] === "overload") {
+  await import("./overload.ts");
+  process.exit(0);
+}
 
 import { servesBenign, settledHeapBytes } from "../../support/fault.ts";
 import { createClient, exchange, openStream } from "../../support/grpc-client.ts";

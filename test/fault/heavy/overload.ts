@@ -1,0 +1,152 @@
+/**
+ * Overload and recovery (`npm run fault:heavy -- overload`), not run in CI: the compiled processor
+ * (one worker) under the bench's load generator. Saturation is measured first (closed loop, load
+ * shedding off); then, for shedding on (the default) and off, in turns: an open loop at 150% of that
+ * saturation, then one at 50% (recovery). Prints what Envoy would see: streams served per second,
+ * the share refused (shed) and how fast, the latency of the streams served, other errors.
+ *
+ * Options (environment): FAULT_SCENARIO (benign), FAULT_SECONDS (10 per phase), FAULT_ROUNDS (2),
+ * FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS (taskset lists, e.g. 0 and 1: one core each).
+ */
+import { Generators } from "../../bench/generators.ts";
+import { Histogram } from "../../bench/histogram.ts";
+import type { Schedule, WindowResult } from "../../bench/load.ts";
+import { cpuSeconds, processTree } from "../../bench/proc.ts";
+import { startProcessor, type Target } from "../../bench/targets.ts";
+
+const scenario = process.env.FAULT_SCENARIO ?? "benign";
+const seconds = Number(process.env.FAULT_SECONDS ?? 10);
+const rounds = Number(process.env.FAULT_ROUNDS ?? 2);
+const serverCpus = process.env.FAULT_SERVER_CPUS;
+const clientCpus = process.env.FAULT_CLIENT_CPUS;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function start(shedding: boolean, env: Record<string, string> = {}): Promise<Target> {
+  return startProcessor({
+    name: shedding ? "shedding" : "no-shedding",
+    appsec: true,
+    workers: 1,
+    rules: undefined,
+    env: { ...(shedding ? {} : { DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0" }), ...env },
+    cpus: serverCpus,
+  });
+}
+
+/** Runs `schedule` on `target`: 1 s warm-up, `durationMs` measured; returns the merged window. */
+async function phase(target: Target, schedule: Schedule, durationMs: number) {
+  const generators = await Generators.start({
+    target: target.address,
+    scenario,
+    processes: 1,
+    connections: 4,
+    chunkSize: 16_384,
+    timeoutMs: 30_000,
+    verifyReplies: 0,
+    cpus: clientCpus,
+  });
+  try {
+    await generators.run(schedule);
+    await sleep(1000);
+    const tree = target.pid === undefined ? [] : processTree(target.pid);
+    const cpuBefore = cpuSeconds(tree);
+    await generators.mark();
+    await sleep(durationMs);
+    const parts = await generators.stop();
+    const cpuS = cpuSeconds(tree) - cpuBefore;
+    await generators.drain(30_000);
+    return { ...summarize(parts), cpuS };
+  } finally {
+    await generators.exit();
+  }
+}
+
+function summarize(parts: WindowResult[]) {
+  const served = new Histogram();
+  const shed = new Histogram();
+  for (const part of parts) {
+    served.merge(part.stream.data, part.stream.maxUs);
+    shed.merge(part.shedLatency.data, part.shedLatency.maxUs);
+  }
+  const sum = (pick: (part: WindowResult) => number) => parts.reduce((t, p) => t + pick(p), 0);
+  const elapsedS = (parts[0]?.elapsedMs ?? 1) / 1000;
+  const streams = sum((p) => p.streams);
+  const shedCount = sum((p) => p.shed);
+  const errors = sum((p) => p.errors) - shedCount;
+  return {
+    servedPerS: streams / elapsedS,
+    served: streams,
+    shed: shedCount,
+    shedShare: shedCount / Math.max(1, streams + shedCount + errors),
+    shedP99Ms: shed.quantileUs(0.99) / 1000,
+    p50Ms: served.quantileUs(0.5) / 1000,
+    p99Ms: served.quantileUs(0.99) / 1000,
+    errors,
+    firstError: parts.find((p) => p.firstError !== "")?.firstError ?? "",
+  };
+}
+
+const rows: string[][] = [];
+const reference = await start(false);
+let saturation: number;
+try {
+  saturation = (await phase(reference, { kind: "closed", concurrency: 64 }, seconds * 500))
+    .servedPerS;
+} finally {
+  await reference.stop();
+}
+console.log(
+  `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s`,
+);
+
+for (let round = 1; round <= rounds; round++) {
+  for (const shedding of [true, false]) {
+    const target = await start(shedding);
+    try {
+      for (const [label, fraction] of [
+        ["150%", 1.5],
+        ["50% after", 0.5],
+      ] as const) {
+        const rate = saturation * fraction;
+        const result = await phase(
+          target,
+          { kind: "open", rate, arrival: "poisson", maxInFlight: 10_000 },
+          seconds * 1000,
+        );
+        rows.push([
+          String(round),
+          target.name,
+          label,
+          rate.toFixed(0),
+          result.servedPerS.toFixed(0),
+          `${(result.shedShare * 100).toFixed(1)}%`,
+          result.shedP99Ms.toFixed(1),
+          result.p50Ms.toFixed(1),
+          result.p99Ms.toFixed(1),
+          String(result.errors),
+        ]);
+        console.error(
+          `round ${round} ${target.name} ${label}: ${rows.at(-1)?.join(" | ")} ${result.firstError}`,
+        );
+      }
+    } finally {
+      await target.stop();
+    }
+  }
+}
+
+const headers = [
+  "round",
+  "target",
+  "phase",
+  "rate/s",
+  "served/s",
+  "shed",
+  "shed p99 ms",
+  "served p50 ms",
+  "served p99 ms",
+  "other errors",
+];
+console.log(`| ${headers.join(" | ")} |`);
+console.log(`|${headers.map(() => "---").join("|")}|`);
+for (const row of rows) console.log(`| ${row.join(" | ")} |`);
