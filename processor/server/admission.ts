@@ -12,12 +12,24 @@
  * - open streams: a hard bound, because an ext_proc stream lives as long as its HTTP request, and
  *   idle ones cost memory but no event-loop time.
  * A refused stream is refused before its first message is read: no decoding, no WAF work.
+ *
+ * The delay does not switch admission off and on (all new streams refused for a window, then all
+ * admitted, which lets a burst in and oscillates): it steers the share of new streams admitted,
+ * cut by a quarter after each window over the limit and raised by a twentieth after each window
+ * under it (AIMD, as TCP's congestion window), so the admitted load settles where the process
+ * keeps up. The share is applied evenly (every n-th stream), not at random.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 /** Why a stream was refused, for its gRPC status details and the logs. */
 export type Refusal =
-  | { readonly reason: "event-loop-delay"; readonly delayMs: number; readonly limitMs: number }
+  | {
+      readonly reason: "event-loop-delay";
+      readonly delayMs: number;
+      readonly limitMs: number;
+      /** The share of new streams admitted at the time. */
+      readonly share: number;
+    }
   | { readonly reason: "open-streams"; readonly open: number; readonly limit: number };
 
 /** Decides on new streams. */
@@ -28,6 +40,8 @@ export interface Admission {
   readonly refused: number;
   /** The event-loop delay of the last window, in milliseconds. */
   readonly delayMs: number;
+  /** The share of new streams admitted (1: all). */
+  readonly share: number;
   /** Stops sampling. */
   stop(): void;
 }
@@ -42,6 +56,12 @@ export interface AdmissionOptions {
 const WINDOW_MS = 100;
 /** Resolution of libuv's sampling timer. */
 const RESOLUTION_MS = 10;
+/** Multiplicative decrease of the admitted share per window over the limit. */
+const DECREASE = 0.75;
+/** Additive increase of the admitted share per window under the limit. */
+const INCREASE = 0.05;
+/** The share never goes below this: the delay must keep being measured with some traffic. */
+const MIN_SHARE = 0.02;
 
 /**
  * Samples the event-loop delay; returns a function that stops sampling. The histogram is never
@@ -78,17 +98,24 @@ function sampleDelay(onWindow: (delayMs: number) => void): () => void {
 class Controller implements Admission {
   refused = 0;
   delayMs = 0;
+  share = 1;
+  /** Admission credit: each new stream adds `share`, an admitted one spends 1. */
+  #credit = 0;
   readonly #options: AdmissionOptions;
   readonly #stop: () => void;
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
     this.#stop =
-      options.maxEventLoopDelayMs > 0
-        ? sampleDelay((delayMs) => {
-            this.delayMs = delayMs;
-          })
-        : () => {};
+      options.maxEventLoopDelayMs > 0 ? sampleDelay((delayMs) => this.#steer(delayMs)) : () => {};
+  }
+
+  #steer(delayMs: number): void {
+    this.delayMs = delayMs;
+    this.share =
+      delayMs > this.#options.maxEventLoopDelayMs
+        ? Math.max(MIN_SHARE, this.share * DECREASE)
+        : Math.min(1, this.share + INCREASE);
   }
 
   check(open: number): Refusal | undefined {
@@ -96,8 +123,17 @@ class Controller implements Admission {
     let refusal: Refusal | undefined;
     if (maxOpenStreams > 0 && open >= maxOpenStreams)
       refusal = { reason: "open-streams", open, limit: maxOpenStreams };
-    else if (maxEventLoopDelayMs > 0 && this.delayMs > maxEventLoopDelayMs)
-      refusal = { reason: "event-loop-delay", delayMs: this.delayMs, limitMs: maxEventLoopDelayMs };
+    else if (this.share < 1) {
+      this.#credit = Math.min(1, this.#credit + this.share);
+      if (this.#credit >= 1) this.#credit -= 1;
+      else
+        refusal = {
+          reason: "event-loop-delay",
+          delayMs: this.delayMs,
+          limitMs: maxEventLoopDelayMs,
+          share: this.share,
+        };
+    }
     if (refusal) this.refused++;
     return refusal;
   }
@@ -117,6 +153,7 @@ export const ADMIT_ALL: Admission = {
   check: () => undefined,
   refused: 0,
   delayMs: 0,
+  share: 1,
   stop: () => {},
 };
 
@@ -124,5 +161,5 @@ export const ADMIT_ALL: Admission = {
 export function describeRefusal(refusal: Refusal): string {
   return refusal.reason === "open-streams"
     ? `overloaded: ${refusal.open} streams open, limit ${refusal.limit}`
-    : `overloaded: event loop delay ${Math.round(refusal.delayMs)} ms above ${refusal.limitMs} ms`;
+    : `overloaded: admitting ${Math.round(refusal.share * 100)}% of new streams (event loop delay ${Math.round(refusal.delayMs)} ms, limit ${refusal.limitMs} ms)`;
 }

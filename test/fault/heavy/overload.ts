@@ -89,15 +89,28 @@ function summarize(parts: WindowResult[]) {
 const rows: string[][] = [];
 const reference = await start(false);
 let saturation: number;
+let servedCpuMs: number;
 try {
-  saturation = (await phase(reference, { kind: "closed", concurrency: 64 }, seconds * 500))
-    .servedPerS;
+  const closed = await phase(reference, { kind: "closed", concurrency: 64 }, seconds * 500);
+  saturation = closed.servedPerS;
+  servedCpuMs = (closed.cpuS / Math.max(1, closed.served)) * 1000;
 } finally {
   await reference.stop();
 }
 console.log(
-  `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s`,
+  `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s, ${servedCpuMs.toFixed(3)} ms of server CPU per stream`,
 );
+// What a refusal costs the server: a threshold no loop turn stays under refuses nearly all.
+const refusing = await start(true, { DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "1ms" });
+try {
+  const refused = await phase(refusing, { kind: "closed", concurrency: 64 }, seconds * 500);
+  const refusalCpuMs = (refused.cpuS / Math.max(1, refused.shed + refused.served)) * 1000;
+  console.log(
+    `refusals (closed loop, nearly all refused): ${refused.shed} refused, ${refused.served} served, ${refusalCpuMs.toFixed(3)} ms of server CPU per stream (${((refusalCpuMs / servedCpuMs) * 100).toFixed(0)}% of a served stream)`,
+  );
+} finally {
+  await refusing.stop();
+}
 
 for (let round = 1; round <= rounds; round++) {
   for (const shedding of [true, false]) {
