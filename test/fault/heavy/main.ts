@@ -2,10 +2,11 @@
  * Heavy fault variants (`npm run fault:heavy`), not run in CI: prints figures, asserts only that
  * every stream was answered. 10,000 concurrent streams on one connection, and a 1 GiB streamed
  * body, on an in-process WAF server; heap before, at the peak and after.
- * `npm run fault:heavy -- overload` runs `overload.ts` instead (150% of saturation, recovery).
+ * `npm run fault:heavy -- overload` runs `overload.ts` instead (150% of saturation, recovery), and
+ * `npm run fault:heavy -- steady` runs `steady.ts` (10 minutes at half of saturation).
  */
-if (process.argv[2] === "overload") {
-  await import("./overload.ts");
+if (process.argv[2] === "overload" || process.argv[2] === "steady") {
+  await import(`./${process.argv[2]}.ts`);
   process.exit(0);
 }
 
