@@ -230,7 +230,7 @@ export const SETTINGS: readonly AnySetting[] = [
     default: 200,
     defaultText: "200ms",
     description:
-      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms), it refuses new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). A refused request goes the way of Envoy's failure mode, as it would after Envoy's message timeout (the chart's 200ms): keep the two close.",
+      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms) while busy over 90% of the time (a process merely starved of CPU by its neighbours does not shed), it refuses a growing share of new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). A refused request goes the way of Envoy's failure mode, as it would after Envoy's message timeout (the chart's 200ms): keep the two close.",
     parse: durationMs("s"),
   },
   {

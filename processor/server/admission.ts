@@ -7,8 +7,9 @@
  *
  * Two signals, both per process (per worker):
  * - event-loop delay: the mean delay of libuv's timer over the last window (`monitorEventLoopDelay`
- *   samples it natively, at no cost per message). It rises when more work is queued than the loop
- *   can run, which is exactly the queueing to avoid, whatever the kind of work;
+ *   samples it natively, at no cost per message), counted only while the loop is busy nearly all
+ *   the time (event-loop utilization). It rises when more work is queued than the loop can run,
+ *   which is exactly the queueing to avoid, whatever the kind of work;
  * - open streams: a hard bound, because an ext_proc stream lives as long as its HTTP request, and
  *   idle ones cost memory but no event-loop time.
  * A refused stream is refused before its first message is read: no decoding, no WAF work.
@@ -62,6 +63,13 @@ const DECREASE = 0.75;
 const INCREASE = 0.05;
 /** The share never goes below this: the delay must keep being measured with some traffic. */
 const MIN_SHARE = 0.02;
+/**
+ * Event-loop utilization (busy time over wall time) above which a late loop is our own overload.
+ * A process starved of CPU by its neighbours (a busy node, CFS throttling of an idle pod) also sees
+ * late timers while its loop mostly waits for I/O; refusing then would fail requests open for no
+ * gain, so the delay counts only when the loop was busy nearly all the window.
+ */
+const BUSY_UTILIZATION = 0.9;
 
 /**
  * Samples the event-loop delay; returns a function that stops sampling. The histogram is never
@@ -70,13 +78,16 @@ const MIN_SHARE = 0.02;
  * libuv's timer, so the delay is what exceeds the resolution. A window with no sample at all means
  * one loop turn took it whole, which our own timer's lateness shows.
  */
-function sampleDelay(onWindow: (delayMs: number) => void): () => void {
+function sampleDelay(onWindow: (delayMs: number, utilization: number) => void): () => void {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   let count = 0;
   let sum = 0;
   let last = performance.now();
+  let elu = performance.eventLoopUtilization();
   const timer = setInterval(() => {
+    const utilization = performance.eventLoopUtilization(elu).utilization;
+    elu = performance.eventLoopUtilization();
     const now = performance.now();
     const late = now - last - WINDOW_MS;
     last = now;
@@ -86,7 +97,7 @@ function sampleDelay(onWindow: (delayMs: number) => void): () => void {
     const mean = samples > 0 ? (nextSum - sum) / samples / 1e6 - RESOLUTION_MS : 0;
     count = nextCount;
     sum = nextSum;
-    onWindow(Math.max(late, mean, 0));
+    onWindow(Math.max(late, mean, 0), utilization);
   }, WINDOW_MS);
   timer.unref();
   return () => {
@@ -107,13 +118,15 @@ class Controller implements Admission {
   constructor(options: AdmissionOptions) {
     this.#options = options;
     this.#stop =
-      options.maxEventLoopDelayMs > 0 ? sampleDelay((delayMs) => this.#steer(delayMs)) : () => {};
+      options.maxEventLoopDelayMs > 0
+        ? sampleDelay((delayMs, utilization) => this.#steer(delayMs, utilization))
+        : () => {};
   }
 
-  #steer(delayMs: number): void {
+  #steer(delayMs: number, utilization: number): void {
     this.delayMs = delayMs;
     this.share =
-      delayMs > this.#options.maxEventLoopDelayMs
+      delayMs > this.#options.maxEventLoopDelayMs && utilization > BUSY_UTILIZATION
         ? Math.max(MIN_SHARE, this.share * DECREASE)
         : Math.min(1, this.share + INCREASE);
   }
