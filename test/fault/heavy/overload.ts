@@ -6,6 +6,8 @@
  * the share refused (shed) and how fast, the latency of the streams served, other errors.
  *
  * Options (environment): FAULT_SCENARIO (benign), FAULT_SECONDS (10 per phase), FAULT_ROUNDS (2),
+ * FAULT_SATURATION (streams/s: skip the measurement, e.g. when neighbours make it unreliable),
+ * FAULT_SHED_DELAY (DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY of the shedding target; its default),
  * FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS (taskset lists, e.g. 0 and 1: one core each).
  */
 import { Generators } from "../../bench/generators.ts";
@@ -28,7 +30,12 @@ async function start(shedding: boolean, env: Record<string, string> = {}): Promi
     appsec: true,
     workers: 1,
     rules: undefined,
-    env: { ...(shedding ? {} : { DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0" }), ...env },
+    env: {
+      DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: shedding
+        ? (process.env.FAULT_SHED_DELAY ?? "")
+        : "0",
+      ...env,
+    },
     cpus: serverCpus,
   });
 }
@@ -92,13 +99,13 @@ let saturation: number;
 let servedCpuMs: number;
 try {
   const closed = await phase(reference, { kind: "closed", concurrency: 64 }, seconds * 500);
-  saturation = closed.servedPerS;
+  saturation = Number(process.env.FAULT_SATURATION ?? closed.servedPerS);
   servedCpuMs = (closed.cpuS / Math.max(1, closed.served)) * 1000;
 } finally {
   await reference.stop();
 }
 console.log(
-  `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s, ${servedCpuMs.toFixed(3)} ms of server CPU per stream`,
+  `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s${process.env.FAULT_SATURATION ? " (given)" : ""}, ${servedCpuMs.toFixed(3)} ms of server CPU per stream`,
 );
 // What a refusal costs the server: a threshold no loop turn stays under refuses nearly all.
 const refusing = await start(true, { DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "1ms" });
