@@ -10,17 +10,16 @@
  * FAULT_SHED_DELAY (DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY of the shedding target; its default),
  * FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS (taskset lists, e.g. 0 and 1: one core each).
  */
-import { Generators } from "../../bench/generators.ts";
 import { Histogram } from "../../bench/histogram.ts";
 import type { Schedule, WindowResult } from "../../bench/load.ts";
 import { cpuSeconds, processTree } from "../../bench/proc.ts";
 import { startProcessor, type Target } from "../../bench/targets.ts";
+import { startGenerators } from "./generators.ts";
 
 const scenario = process.env.FAULT_SCENARIO ?? "benign";
 const seconds = Number(process.env.FAULT_SECONDS ?? 10);
 const rounds = Number(process.env.FAULT_ROUNDS ?? 2);
 const serverCpus = process.env.FAULT_SERVER_CPUS;
-const clientCpus = process.env.FAULT_CLIENT_CPUS;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,16 +41,7 @@ async function start(shedding: boolean, env: Record<string, string> = {}): Promi
 
 /** Runs `schedule` on `target`: 1 s warm-up, `durationMs` measured; returns the merged window. */
 async function phase(target: Target, schedule: Schedule, durationMs: number) {
-  const generators = await Generators.start({
-    target: target.address,
-    scenario,
-    processes: 1,
-    connections: 4,
-    chunkSize: 16_384,
-    timeoutMs: 30_000,
-    verifyReplies: 0,
-    cpus: clientCpus,
-  });
+  const generators = await startGenerators(target, scenario);
   try {
     await generators.run(schedule);
     await sleep(1000);

@@ -4,11 +4,11 @@
  * latency of streams and messages, errors and the process's RSS: all must stay flat.
  * FAULT_SCENARIO (benign), FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS as in `overload.ts`.
  */
-import { Generators } from "../../bench/generators.ts";
 import { Histogram } from "../../bench/histogram.ts";
 import type { Schedule, WindowResult } from "../../bench/load.ts";
 import { processTree, rssBytes } from "../../bench/proc.ts";
 import { startProcessor } from "../../bench/targets.ts";
+import { startGenerators } from "./generators.ts";
 
 const scenario = process.env.FAULT_SCENARIO ?? "benign";
 const minutes = Number(process.env.FAULT_MINUTES ?? 10);
@@ -22,16 +22,7 @@ const target = await startProcessor({
   env: {},
   cpus: process.env.FAULT_SERVER_CPUS,
 });
-const generators = await Generators.start({
-  target: target.address,
-  scenario,
-  processes: 1,
-  connections: 4,
-  chunkSize: 16_384,
-  timeoutMs: 30_000,
-  verifyReplies: 0,
-  cpus: process.env.FAULT_CLIENT_CPUS,
-});
+const generators = await startGenerators(target, scenario);
 
 async function window(schedule: Schedule, ms: number): Promise<WindowResult[]> {
   await generators.run(schedule);
