@@ -109,7 +109,7 @@ describe("environment faults", () => {
   });
 
   test("a WAF budget spent on every request: the request passes, the timeout is counted", async () => {
-    const waf = await startWafServer({ DD_APPSEC_RULES: TEST_RULES, DD_APPSEC_WAF_TIMEOUT: "1ns" });
+    const waf = await startWafServer({ DD_APPSEC_RULES: TEST_RULES, DD_APPSEC_WAF_TIMEOUT: "1us" });
     try {
       const stream = openStream(waf.client);
       const reply = await exchange(
@@ -186,7 +186,10 @@ describe("environment faults", () => {
         while (Date.now() < until) await batch();
         await blocksAttack(client);
         growth.push(`${name} ${((rssBytes(pid) - before) / MiB).toFixed(1)} MiB`);
-        assert.ok(rssBytes(pid) - before < 96 * MiB, `RSS after Agent ${growth.join(", ")}`);
+        // With a healthy Agent, RSS still grew by up to 67 MiB after this warm-up on its way to
+        // its plateau (measured over 40 s): a fault that buffered traces without bound would
+        // pass that within the 15 s of the three faults.
+        assert.ok(rssBytes(pid) - before < 128 * MiB, `RSS after Agent ${growth.join(", ")}`);
       }
       assert.equal((await fetch(`http://127.0.0.1:${processor.healthPort}/`)).status, 200);
       assert.equal(processor.child.exitCode, null);
