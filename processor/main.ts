@@ -29,6 +29,11 @@ import {
   workerGauges,
 } from "./metrics/index.ts";
 import {
+  createWafReplica,
+  remoteConfigFor,
+  type WafConfigSnapshot,
+} from "./remote-config/index.ts";
+import {
   createAdmission,
   createHealthServer,
   createIdleStreams,
@@ -45,7 +50,12 @@ import {
 } from "./server/index.ts";
 import { createTracer } from "./tracing/index.ts";
 import { PROCESSOR_VERSION } from "./version.ts";
-import { createWafEngine, isWafLoadError, loadBlockTemplates } from "./waf/index.ts";
+import {
+  createWafEngine,
+  isWafLoadError,
+  loadBlockTemplates,
+  type WafEngine,
+} from "./waf/index.ts";
 import {
   containerLimits,
   isPrimaryMessage,
@@ -116,7 +126,13 @@ async function serveAlone(config: Config, log: Logger): Promise<void> {
     metrics: async () => renderMetrics(grpc ? [await grpc.metrics.snapshot()] : []),
   });
   grpc = await startGrpc(config, readiness, log);
+  // Alone, this process is the pod's one Remote Configuration client.
+  const remote =
+    grpc.engine && config.appsecEnabled
+      ? remoteConfigFor({ config, engine: grpc.engine, log: log.child("remote-config") })
+      : undefined;
   const stop = async () => {
+    remote?.client.stop();
     await grpc.drain();
     health.close();
     await grpc.flush();
@@ -147,6 +163,19 @@ async function servePrimary(
   });
   // Workers share the primary's listening socket: a stale socket file must go before they bind.
   if (config.udsPath) rmSync(config.udsPath, { force: true });
+  let remote: ReturnType<typeof remoteConfigFor>;
+  // The pod's one Remote Configuration client runs here, its own WAF deciding what is accepted.
+  // Started once the workers are up: they load their WAFs first (a bad ruleset fails there, with
+  // the worker's exit code), and the primary does not compete with them for the CPU meanwhile.
+  const startRemoteConfig = (handle: PrimaryHandle) => {
+    if (!config.appsecEnabled || !config.remoteConfigEnabled) return;
+    remote = remoteConfigFor({
+      config,
+      engine: primaryEngine(config, log),
+      log: log.child("remote-config"),
+      afterApply: (applier) => handle.broadcastWafConfigs(applier.snapshot()),
+    });
+  };
   primary = runPrimary({
     workers,
     execArgv,
@@ -155,13 +184,41 @@ async function servePrimary(
     drainTimeoutMs: config.drainTimeoutMs,
     appsecEnabled: config.appsecEnabled,
     log: log.child("primary"),
+    wafConfigs: () => remote?.applier.snapshot() ?? { configs: [] },
+    onStarted: () => {
+      try {
+        if (primary) startRemoteConfig(primary);
+      } catch (error) {
+        // The workers loaded the same rules: this does not happen short of memory exhaustion.
+        log.error("Remote Configuration not started: the WAF did not load in the primary", {
+          error: String(error),
+        });
+      }
+    },
   });
+}
+
+/** The primary's WAF, used only to apply Remote Configuration before the workers copy it. */
+function primaryEngine(config: Config, log: Logger): WafEngine {
+  try {
+    return createWafEngine({
+      rulesPath: config.rulesPath,
+      obfuscatorKeyRegex: config.obfuscatorKeyRegex,
+      obfuscatorValueRegex: config.obfuscatorValueRegex,
+      log: log.child("waf"),
+    });
+  } catch (error) {
+    if (isWafLoadError(error))
+      throw new StartupError("waf", `${error.code}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 /** A worker: gRPC only; the primary tells it when to drain. */
 async function serveWorker(config: Config, log: Logger): Promise<void> {
   const readiness = createReadiness();
-  const grpc = await startGrpc(config, readiness, log);
+  const configs = workerConfigs(config, log);
+  const grpc = await startGrpc(config, readiness, log, configs.prepare);
   const stop = async () => {
     await grpc.drain();
     await grpc.flush();
@@ -176,7 +233,7 @@ async function serveWorker(config: Config, log: Logger): Promise<void> {
   process.on("message", (message) => {
     if (!isPrimaryMessage(message)) return;
     if (message.kind === "drain") drain();
-    else void sendMetrics(message.id, grpc.metrics);
+    else if (message.kind === "metrics") void sendMetrics(message.id, grpc.metrics);
   });
   // Ctrl-C reaches the whole process group; the primary coordinates, the worker just drains.
   process.on("SIGINT", drain);
@@ -184,6 +241,53 @@ async function serveWorker(config: Config, log: Logger): Promise<void> {
   readiness.set("ready");
   const ready: WorkerMessage = { kind: "ready", status: grpc.inspection() };
   process.send?.(ready);
+}
+
+/** How long a starting worker waits for the primary's Remote Configuration before serving. */
+const WORKER_CONFIG_WAIT_MS = 10_000;
+
+/**
+ * A worker's copy of the primary's Remote Configuration. It listens and asks at once (before its
+ * WAF is even loaded, so nothing the primary sends is missed), and `prepare` applies the answer
+ * before the worker serves: a replacement worker never serves on stale rules. Later snapshots
+ * apply as they arrive.
+ */
+function workerConfigs(
+  config: Config,
+  log: Logger,
+): { prepare: (engine: WafEngine | undefined) => Promise<void> } {
+  if (!config.appsecEnabled || !config.remoteConfigEnabled) return { prepare: async () => {} };
+  let latest: WafConfigSnapshot | undefined;
+  let apply: ((snapshot: WafConfigSnapshot) => void) | undefined;
+  let arrived: () => void = () => {};
+  const first = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  process.on("message", (message) => {
+    if (!isPrimaryMessage(message) || message.kind !== "waf-configs") return;
+    latest = message.snapshot;
+    apply?.(message.snapshot);
+    arrived();
+  });
+  const request: WorkerMessage = { kind: "waf-configs-request" };
+  process.send?.(request);
+  return {
+    prepare: async (engine) => {
+      if (engine === undefined) return;
+      const replica = createWafReplica(engine, log.child("remote-config"));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), WORKER_CONFIG_WAIT_MS);
+      });
+      const late = await Promise.race([first.then(() => false), timedOut]);
+      clearTimeout(timer);
+      if (late) {
+        log.warn("no Remote Configuration from the primary yet: serving with the current rules");
+      }
+      apply = (snapshot) => replica.sync(snapshot);
+      if (latest !== undefined) replica.sync(latest);
+    },
+  };
 }
 
 /** A worker's answer to the primary's scrape. */
@@ -221,10 +325,18 @@ interface GrpcRuntime {
   readonly metrics: ProcessMetrics;
   /** Whether this process's WAF is loaded and inspecting. */
   inspection(): InspectionStatus;
+  /** The WAF of this process; undefined when AppSec is off. */
+  readonly engine: WafEngine | undefined;
 }
 
-async function startGrpc(config: Config, readiness: Readiness, log: Logger): Promise<GrpcRuntime> {
-  const { createSession, flushTraces, metrics, inspection } = loadInspection(config, log);
+async function startGrpc(
+  config: Config,
+  readiness: Readiness,
+  log: Logger,
+  prepare: (engine: WafEngine | undefined) => Promise<void> = async () => {},
+): Promise<GrpcRuntime> {
+  const { createSession, flushTraces, metrics, inspection, engine } = loadInspection(config, log);
+  await prepare(engine);
   const idleStreams = createIdleStreams(config.streamIdleTimeoutMs);
   const admission = createAdmission({
     maxEventLoopDelayMs: config.shedEventLoopDelayMs,
@@ -289,6 +401,7 @@ async function startGrpc(config: Config, readiness: Readiness, log: Logger): Pro
     connections: () => server.connections,
     metrics,
     inspection,
+    engine,
   };
 }
 
@@ -332,6 +445,8 @@ interface Inspection {
   readonly flushTraces: () => Promise<void>;
   readonly metrics: ProcessMetrics;
   readonly inspection: () => InspectionStatus;
+  /** The WAF; undefined when AppSec is off. */
+  readonly engine?: WafEngine;
 }
 
 /** This process's label in metrics: its cluster worker id, 0 when it runs alone. */
@@ -367,6 +482,12 @@ function loadInspection(config: Config, log: Logger): Inspection {
       log: wafLog,
     });
 
+    // dd-trace would start a Remote Configuration client of its own in every serving process
+    // (APM_TRACING, AGENT_CONFIG, ...): the pod's one client is ours (remote-config/), and
+    // dd-trace's APM products change nothing here since the processor builds its spans itself.
+    // dd-trace reads this switch from the environment only. Set here, in a process that never
+    // forks (alone, or a worker), so the workers' own config still sees the user's value.
+    process.env.DD_REMOTE_CONFIGURATION_ENABLED = "false";
     const tracer = createTracer(config, log.child("tracing"));
     const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
     const inspection = (): InspectionStatus => ({
@@ -389,7 +510,13 @@ function loadInspection(config: Config, log: Logger): Inspection {
       log: log.child("extproc"),
       metrics: metrics.metrics,
     });
-    return { createSession, flushTraces: () => tracer.shutdown(2000), metrics, inspection };
+    return {
+      createSession,
+      flushTraces: () => tracer.shutdown(2000),
+      metrics,
+      inspection,
+      engine,
+    };
   } catch (error) {
     if (isWafLoadError(error))
       throw new StartupError("waf", `${error.code}: ${error.message}`, { cause: error });

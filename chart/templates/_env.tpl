@@ -60,6 +60,10 @@ envoyfilter.yaml, so the two sides cannot disagree.
 {{- end }}
 - name: DD_APM_TRACING_ENABLED
   value: {{ .Values.datadog.apmTracingEnabled | quote }}
+- name: DD_REMOTE_CONFIGURATION_ENABLED
+  value: {{ .Values.datadog.remoteConfiguration.enabled | quote }}
+- name: DD_REMOTE_CONFIG_POLL_INTERVAL_SECONDS
+  value: {{ .Values.datadog.remoteConfiguration.pollIntervalSeconds | toString | quote }}
 - name: DD_SERVICE
   value: {{ .Values.datadog.service | quote }}
 {{- with .Values.datadog.env }}

@@ -32,6 +32,23 @@ describe("loadConfig", () => {
     assert.deepEqual(warnings, []);
   });
 
+  test("Remote Configuration: on, every 5 s, by default; decimals and durations accepted", () => {
+    assert.equal(configOf({}).config.remoteConfigEnabled, true);
+    assert.equal(configOf({}).config.remoteConfigPollIntervalMs, 5000);
+    const set = configOf({
+      DD_REMOTE_CONFIGURATION_ENABLED: "false",
+      DD_REMOTE_CONFIG_POLL_INTERVAL_SECONDS: "0.5",
+    }).config;
+    assert.equal(set.remoteConfigEnabled, false);
+    assert.equal(set.remoteConfigPollIntervalMs, 500);
+    const duration = configOf({ DD_REMOTE_CONFIG_POLL_INTERVAL_SECONDS: "1m" }).config;
+    assert.equal(duration.remoteConfigPollIntervalMs, 60_000);
+    for (const bad of ["0", "-1", "soon", "2h"]) {
+      const result = loadConfig({ DD_REMOTE_CONFIG_POLL_INTERVAL_SECONDS: bad });
+      assert.ok(!result.ok, bad);
+    }
+  });
+
   test("the config is frozen", () => {
     const { config } = configOf({});
     assert.ok(Object.isFrozen(config));

@@ -69,6 +69,9 @@ export interface Config {
   readonly agentHost: string;
   readonly agentPort: number;
   readonly agentUrl: string | undefined;
+  /** Poll the Agent for Remote Configuration (WAF rules, blocked IPs and users, exclusions). */
+  readonly remoteConfigEnabled: boolean;
+  readonly remoteConfigPollIntervalMs: number;
 }
 
 /** One row of the settings table. */
@@ -103,6 +106,16 @@ function parseWafTimeout(raw: string): Parsed<number> {
     return { ok: false, expected: "a duration of at least 1us (0 would skip every WAF run)" };
   }
   return us;
+}
+
+/** A poll interval: a positive duration of at most an hour (a bare number is seconds). */
+function parsePollInterval(raw: string): Parsed<number> {
+  const ms = durationMs("s")(raw);
+  if (ms.ok && ms.value >= 10 && ms.value <= 3_600_000) return ms;
+  return {
+    ok: false,
+    expected: "a duration from 10ms to 1h (a bare number is seconds, e.g. 5 or 0.5)",
+  };
 }
 
 function parseWorkers(raw: string): Parsed<number | undefined> {
@@ -435,5 +448,22 @@ export const SETTINGS: readonly AnySetting[] = [
     defaultText: "(unset)",
     description: "Agent URL (`http://host:port` or `unix:///path`); wins over host and port.",
     parse: optional(parseText),
+  },
+  {
+    name: "DD_REMOTE_CONFIGURATION_ENABLED",
+    field: "remoteConfigEnabled",
+    default: true,
+    defaultText: "true",
+    description:
+      "Poll the Agent for Remote Configuration: blocked IPs and users, rule updates, exclusions and custom rules from the Datadog UI, applied without a restart.",
+    parse: parseBool,
+  },
+  {
+    name: "DD_REMOTE_CONFIG_POLL_INTERVAL_SECONDS",
+    field: "remoteConfigPollIntervalMs",
+    default: 5000,
+    defaultText: "5",
+    description: "Seconds between Remote Configuration polls (decimals allowed).",
+    parse: parsePollInterval,
   },
 ];

@@ -150,7 +150,8 @@ export function createTracer(
   };
 }
 
-function agentUrl(config: Config): string {
+/** The Agent's base URL as the processor reaches it (traces and Remote Configuration). */
+export function agentUrl(config: Config): string {
   if (config.agentUrl !== undefined) return config.agentUrl;
   const host = config.agentHost.includes(":") ? `[${config.agentHost}]` : config.agentHost;
   return `http://${host}:${config.agentPort}`;

@@ -3,7 +3,7 @@
  * only folder that touches dd-trace (in `dd-tracer.ts`, loaded when {@link createTracer} runs).
  */
 
-export { createTracer } from "./dd-tracer.ts";
+export { agentUrl, createTracer } from "./dd-tracer.ts";
 export { spanTagsFor } from "./tags.ts";
 export type {
   SpanEnd,

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../log.ts";
 import { ADDRESSES } from "./addresses.ts";
+import { ConfigSet, type WafConfigUpdate, type WafUpdateOutcome } from "./config-set.ts";
 import { createWafContext, type WafContext } from "./context.ts";
 import { WafLoadError } from "./errors.ts";
 import { buildHandle, type HandleRef, type RulesInfo } from "./handle.ts";
@@ -43,6 +44,12 @@ export interface WafEngine {
    * the previous handle keep working; that handle is freed when the last of them is disposed.
    */
   replaceRules(rules: object): WafLoadResult;
+  /**
+   * Loads and unloads configs by path on the current handle (Remote Configuration), as one
+   * atomic swap: contexts created before keep the rules they started with, contexts created after
+   * see every update of the batch. A config that fails leaves its path as it was.
+   */
+  updateConfigs(updates: readonly WafConfigUpdate[]): WafUpdateOutcome[];
   /** Frees the current handle once its contexts are disposed. Later contexts are born disposed. */
   dispose(): void;
 }
@@ -59,8 +66,9 @@ export function createWafEngine(options: WafEngineOptions): WafEngine {
     obfuscatorValueRegex: options.obfuscatorValueRegex ?? DEFAULT_OBFUSCATOR_VALUE_REGEX,
   };
   const rulesPath = options.rulesPath ?? recommendedRulesPath();
-  const handle = load(binding, readRulesFile(rulesPath), nativeOptions, log);
-  const engine = new Engine(binding, nativeOptions, handle, log);
+  const rules = readRulesFile(rulesPath);
+  const handle = load(binding, rules, nativeOptions, log);
+  const engine = new Engine(binding, nativeOptions, handle, rules, log);
   log.info("WAF loaded", {
     wafVersion: engine.wafVersion,
     rulesVersion: engine.rulesVersion,
@@ -75,12 +83,20 @@ class Engine implements WafEngine {
   readonly wafVersion: string;
   #current: HandleRef | undefined;
   #info: RulesInfo;
+  #configs: ConfigSet;
   readonly #binding: NativeBinding;
   readonly #options: NativeOptions;
   readonly #log: Logger;
 
-  constructor(binding: NativeBinding, options: NativeOptions, handle: HandleRef, log: Logger) {
+  constructor(
+    binding: NativeBinding,
+    options: NativeOptions,
+    handle: HandleRef,
+    rules: object,
+    log: Logger,
+  ) {
     this.wafVersion = binding.version();
+    this.#configs = new ConfigSet(rules, handle.info);
     this.#binding = binding;
     this.#options = options;
     this.#current = handle;
@@ -118,9 +134,35 @@ class Engine implements WafEngine {
     }
     this.#current = next;
     this.#info = next.info;
+    this.#configs = new ConfigSet(rules, next.info);
     // Freed now, or when the last stream still running on it disposes its context.
     previous.retire();
     return { ok: true, rules: next.info };
+  }
+
+  updateConfigs(updates: readonly WafConfigUpdate[]): WafUpdateOutcome[] {
+    const previous = this.#current;
+    if (previous === undefined) {
+      return updates.map((u) => ({ path: u.path, ok: false, error: "WAF engine is disposed" }));
+    }
+    const started = performance.now();
+    const outcomes = this.#configs.apply(previous.native, updates);
+    // A new generation even when nothing loaded: a failed update may have rebuilt the instance.
+    const next = previous.successor(this.#configs.info());
+    this.#current = next;
+    this.#info = next.info;
+    previous.retire();
+    warmUp(next, this.#log);
+    const failed = outcomes.filter((o) => !o.ok).length;
+    this.#log.info("WAF configuration updated", {
+      updates: updates.length,
+      failed,
+      // The event loop was busy this long: the pause streams saw (bench: `npm run bench:rc`).
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      rulesVersion: next.info.rulesVersion,
+      loadedRules: next.info.loadedRules,
+    });
+    return outcomes;
   }
 
   dispose(): void {
@@ -137,8 +179,12 @@ function load(
   log: Logger,
 ): HandleRef {
   const handle = buildHandle(binding, rules, options, log);
+  warmUp(handle, log);
+  return handle;
+}
+
+function warmUp(handle: HandleRef, log: Logger): void {
   const context = createWafContext(handle, log);
   context.run({ [ADDRESSES.REQUEST_METHOD]: "GET", [ADDRESSES.REQUEST_URI_RAW]: "/" }, 100_000);
   context.dispose();
-  return handle;
 }

@@ -30,6 +30,8 @@ function fakeBinding() {
     diagnostics: { ruleset_version: "1.0.0", rules: { loaded: ["r1"], failed: [] } },
     knownAddresses: new Set<string>([ADDRESSES.REQUEST_METHOD]),
     createContext: context,
+    createOrUpdateConfig: () => true,
+    removeConfig: () => true,
     dispose() {
       (this as { disposed: boolean }).disposed = true;
       freed.handles += 1;

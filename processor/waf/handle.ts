@@ -18,10 +18,10 @@ import type {
  * The config path dd-trace uses for its default ruleset; reusing it keeps later Remote
  * Configuration updates (`ASM_DD`) addressing the same slot (dd-trace `waf_manager.js`).
  */
-const DEFAULT_CONFIG_PATH = "datadog/00/ASM_DD/default/config";
+export const DEFAULT_CONFIG_PATH = "datadog/00/ASM_DD/default/config";
 
 /** Diagnostics sections that hold detection rules (as opposed to processors, actions, ...). */
-const RULE_SECTIONS = ["rules", "custom_rules", "rules_compat"];
+export const RULE_SECTIONS = ["rules", "custom_rules", "rules_compat"];
 
 /** What a ruleset load produced. */
 export interface RulesInfo {
@@ -48,6 +48,13 @@ export interface HandleRef {
   release(): void;
   /** No more contexts will be created; frees the handle now or when the last context goes. */
   retire(): void;
+  /** The libddwaf handle, for in-place config updates (`config-set.ts`). */
+  readonly native: NativeHandle;
+  /**
+   * The next generation of this handle after an in-place update: same libddwaf handle, new
+   * summary. The handle is freed once every generation is retired and every context released.
+   */
+  successor(info: RulesInfo): HandleRef;
 }
 
 /**
@@ -132,31 +139,49 @@ function diagnoseRejected(
   }
 }
 
-function countReferences(native: NativeHandle, info: RulesInfo): HandleRef {
-  let contexts = 0;
+/** Live contexts and unretired generations of one libddwaf handle. */
+interface Owner {
+  contexts: number;
+  generations: number;
+}
+
+function countReferences(
+  native: NativeHandle,
+  info: RulesInfo,
+  owner: Owner = { contexts: 0, generations: 0 },
+): HandleRef {
+  owner.generations += 1;
   let retired = false;
   const freeIfUnused = (): void => {
-    if (retired && contexts === 0 && !native.disposed) native.dispose();
+    if (owner.generations === 0 && owner.contexts === 0 && !native.disposed) native.dispose();
   };
   return {
     info,
+    native,
     acquire() {
       const context = native.createContext();
-      contexts += 1;
+      owner.contexts += 1;
       return { native: context, knownAddresses: native.knownAddresses };
     },
     release() {
-      contexts -= 1;
+      owner.contexts -= 1;
       freeIfUnused();
     },
     retire() {
+      if (retired) return;
       retired = true;
+      owner.generations -= 1;
       freeIfUnused();
+    },
+    successor(next) {
+      return countReferences(native, next, owner);
     },
   };
 }
 
-function sections(diagnostics: NativeDiagnostics): Array<[string, NativeDiagnosticsSection]> {
+export function sections(
+  diagnostics: NativeDiagnostics,
+): Array<[string, NativeDiagnosticsSection]> {
   const out: Array<[string, NativeDiagnosticsSection]> = [];
   for (const [name, section] of Object.entries(diagnostics)) {
     if (typeof section === "object" && section !== null) out.push([name, section]);
@@ -164,7 +189,10 @@ function sections(diagnostics: NativeDiagnostics): Array<[string, NativeDiagnost
   return out;
 }
 
-function summarise(diagnostics: NativeDiagnostics, ruleAddresses: ReadonlySet<string>): RulesInfo {
+export function summarise(
+  diagnostics: NativeDiagnostics,
+  ruleAddresses: ReadonlySet<string>,
+): RulesInfo {
   let loadedRules = 0;
   const failedRules: string[] = [];
   for (const [name, section] of sections(diagnostics)) {
@@ -205,7 +233,7 @@ function asArray(value: unknown): readonly unknown[] {
 }
 
 /** One log line per distinct libddwaf error or warning, naming the ids it applies to. */
-function logDiagnostics(diagnostics: NativeDiagnostics, log: Logger): void {
+export function logDiagnostics(diagnostics: NativeDiagnostics, log: Logger): void {
   for (const [section, diag] of sections(diagnostics)) {
     if (diag.error !== undefined) {
       log.error("WAF ruleset section failed to load", { section, error: diag.error });

@@ -7,6 +7,7 @@ export type { WafAction } from "./actions.ts";
 export { ADDRESSES, EXTRACT_SCHEMA } from "./addresses.ts";
 export type { BlockTemplates } from "./block-page.ts";
 export { blockResponseFor, loadBlockTemplates } from "./block-page.ts";
+export type { WafConfigUpdate, WafUpdateOutcome } from "./config-set.ts";
 export type { WafContext, WafRunResult } from "./context.ts";
 export type { WafEngine } from "./engine.ts";
 export { createWafEngine } from "./engine.ts";

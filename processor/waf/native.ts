@@ -53,12 +53,21 @@ export interface NativeContext {
   dispose(): void;
 }
 
-/** A loaded libddwaf handle (`DDWAF` instance). */
+/**
+ * A loaded libddwaf handle (`DDWAF` instance). It wraps a libddwaf builder: `createOrUpdateConfig`
+ * and `removeConfig` change one config path and swap in a newly built instance, after which
+ * `diagnostics` describes that one update. Contexts created before keep the ruleset they started
+ * with (libddwaf shares it with them and frees it with the last one).
+ */
 export interface NativeHandle {
   readonly disposed: boolean;
   readonly diagnostics: NativeDiagnostics;
   readonly knownAddresses: Set<string>;
   createContext(): NativeContext;
+  /** False when libddwaf rejected the config (nothing changed); throws on a non-object. */
+  createOrUpdateConfig(config: object, path: string): boolean;
+  /** False when the path was not loaded. */
+  removeConfig(path: string): boolean;
   dispose(): void;
 }
 

@@ -2,7 +2,8 @@
  * The primary process when the processor runs several workers: it forks one worker per core
  * (`node:cluster`), which all accept gRPC connections on the shared port (the primary hands each
  * new connection to the next worker in turn), and it answers the HTTP health check for the whole
- * pod. It never loads the WAF.
+ * pod. It serves no stream; with Remote Configuration on it loads a WAF of its own to apply each
+ * change once, then sends what it accepted to every worker (`remote-config/waf-apply.ts`).
  *
  * - Ready once every worker has reported ready; while a crashed worker is being replaced the pod
  *   stays ready as long as one worker serves (the others carry its connections meanwhile).
@@ -16,6 +17,7 @@ import cluster, { type Worker } from "node:cluster";
 import type { Server as HttpServer } from "node:http";
 import type { Logger } from "../log.ts";
 import { type InspectionStatus, type MetricsSnapshot, notInspecting } from "../metrics/index.ts";
+import type { WafConfigSnapshot } from "../remote-config/index.ts";
 import type { Readiness } from "../server/index.ts";
 import { isWorkerMessage, type PrimaryMessage } from "./messages.ts";
 import { scrapeWorkers } from "./scrape.ts";
@@ -32,6 +34,10 @@ export interface PrimaryOptions {
   /** DD_APPSEC_ENABLED, for the health check before any worker reported. */
   readonly appsecEnabled: boolean;
   readonly log: Logger;
+  /** The current Remote Configuration, sent to a worker that asks for it. */
+  readonly wafConfigs?: (() => WafConfigSnapshot) | undefined;
+  /** Called once, when the first generation of workers is all ready. */
+  readonly onStarted?: (() => void) | undefined;
 }
 
 /** What the primary's health server asks of the workers. */
@@ -40,6 +46,8 @@ export interface PrimaryHandle {
   scrape(timeoutMs: number): Promise<{ snapshots: MetricsSnapshot[]; live: number }>;
   /** The WAF state the workers reported: inspecting only when every ready worker is. */
   inspection(): InspectionStatus;
+  /** Sends the Remote Configuration to every live worker. */
+  broadcastWafConfigs(snapshot: WafConfigSnapshot): void;
 }
 
 /** Restarts faster than this many in a minute mean a crash loop: stop instead. */
@@ -64,12 +72,18 @@ export function runPrimary(options: PrimaryOptions): PrimaryHandle {
     live.set(worker.id, worker);
     worker.on("message", (message: unknown) => {
       if (!isWorkerMessage(message)) return;
+      if (message.kind === "waf-configs-request") {
+        const snapshot = options.wafConfigs?.() ?? { configs: [] };
+        sendQuietly(worker, { kind: "waf-configs", snapshot }, log);
+        return;
+      }
       if (message.kind !== "ready") return;
       ready.add(worker.id);
       if (message.status) statuses.set(worker.id, message.status);
       if (!started && ready.size === options.workers) {
         started = true;
         log.info("processor ready", { workers: options.workers });
+        options.onStarted?.();
       }
       if (started && !draining) readiness.set("ready");
     });
@@ -143,7 +157,29 @@ export function runPrimary(options: PrimaryOptions): PrimaryHandle {
       live: live.size,
     }),
     inspection: () => combineStatuses([...statuses.values()], options.appsecEnabled),
+    broadcastWafConfigs(snapshot) {
+      if (draining) return;
+      for (const worker of live.values()) {
+        sendQuietly(worker, { kind: "waf-configs", snapshot }, log);
+      }
+    },
   };
+}
+
+/**
+ * A worker that died meanwhile has no IPC channel: the send fails, which is logged and otherwise
+ * harmless (its replacement asks for the configuration when it starts).
+ */
+function sendQuietly(worker: Worker, message: PrimaryMessage, log: Logger): void {
+  try {
+    worker.send(message, (error: Error | null) => {
+      if (error) {
+        log.debug("message to a worker not delivered", { worker: worker.id, error: error.message });
+      }
+    });
+  } catch (error) {
+    log.debug("message to a worker not delivered", { worker: worker.id, error: String(error) });
+  }
 }
 
 /** One status for the pod: the first worker's, ready only if every reporting worker is. */

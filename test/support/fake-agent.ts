@@ -9,6 +9,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { rcResponse, type ServedConfig } from "./remote-config.ts";
 
 /**
  * `@msgpack/msgpack` loaded without its type declarations: they name the DOM type `BufferSource`,
@@ -59,6 +60,27 @@ export interface AgentFault {
   readonly garbage?: boolean;
 }
 
+/** The parts of a Remote Configuration request the tests read. */
+export interface RcRequest {
+  client: {
+    id: string;
+    products: string[];
+    capabilities: string;
+    state: {
+      targets_version: number;
+      has_error: boolean;
+      config_states: Array<{
+        id: string;
+        version: number;
+        product: string;
+        apply_state: number;
+        apply_error?: string;
+      }>;
+    };
+  };
+  cached_target_files: Array<{ path: string }>;
+}
+
 /** A running fake Agent. */
 export interface FakeAgent {
   readonly port: number;
@@ -84,6 +106,19 @@ export interface FakeAgent {
     timeoutMs?: number,
     count?: number,
   ): Promise<AgentSpan[]>;
+  /** Every `/v0.7/config` request body, parsed. */
+  readonly rcRequests: RcRequest[];
+  /**
+   * Serves these configs on `/v0.7/config` from now on (a new targets version each call), or
+   * `{}` for a client already at the current version. `raw` answers that exact body instead.
+   */
+  serveRemoteConfig(configs: readonly ServedConfig[], omitFiles?: readonly string[]): void;
+  serveRawRemoteConfig(body: string): void;
+  /** Resolves with the first config request after this call that matches `predicate`. */
+  waitForRcRequest(
+    predicate: (request: RcRequest) => boolean,
+    timeoutMs?: number,
+  ): Promise<RcRequest>;
   /** Starts listening on {@link port} (no-op when up). */
   up(): Promise<void>;
   /** Stops listening and drops open connections (no-op when down). */
@@ -101,6 +136,10 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
   let server: Server | undefined;
   let traceStatus = options.traceStatus ?? 200;
   let fault: AgentFault = {};
+  const rcRequests: RcRequest[] = [];
+  const rcWatchers = new Set<(request: RcRequest) => void>();
+  let rcVersion = 0;
+  let rcBody: object | string | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -158,9 +197,15 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
         config: {},
       });
     } else if (path === "/v0.7/config") {
+      const request = JSON.parse(body.toString("utf8")) as RcRequest;
+      rcRequests.push(request);
+      for (const watcher of [...rcWatchers]) watcher(request);
       if (options.remoteConfigDisabled === true)
         json(res, 404, { error: "remote config disabled" });
-      else json(res, 200, {});
+      else if (typeof rcBody === "string") res.writeHead(200).end(rcBody);
+      else if (rcBody === undefined || request.client.state.targets_version === rcVersion)
+        json(res, 200, {});
+      else json(res, 200, rcBody);
     } else if (path === "/v0.6/stats") {
       json(res, 200, {});
     } else if (path.startsWith("/telemetry/proxy/") || path.startsWith("/evp_proxy/")) {
@@ -230,6 +275,29 @@ export async function startFakeAgent(options: FakeAgentOptions = {}): Promise<Fa
         }, timeoutMs);
         watchers.add(watch);
         check();
+      });
+    },
+    rcRequests,
+    serveRemoteConfig(configs, omitFiles = []) {
+      rcVersion += 1;
+      rcBody = rcResponse(configs, { targetsVersion: rcVersion, omitFiles });
+    },
+    serveRawRemoteConfig(raw) {
+      rcBody = raw;
+    },
+    waitForRcRequest(predicate, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const watch = (request: RcRequest) => {
+          if (!predicate(request)) return;
+          rcWatchers.delete(watch);
+          clearTimeout(timer);
+          resolve(request);
+        };
+        const timer = setTimeout(() => {
+          rcWatchers.delete(watch);
+          reject(new Error(`fake agent: no matching config request in ${timeoutMs} ms`));
+        }, timeoutMs);
+        rcWatchers.add(watch);
       });
     },
     async up() {

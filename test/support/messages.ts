@@ -34,6 +34,8 @@ function headerMap(headers: Headers) {
 /** Extra fields of a ProcessingRequest. */
 export interface MessageOptions {
   observabilityMode?: boolean;
+  /** Envoy attributes by filter name, e.g. `{ "envoy.filters.http.ext_proc": { "source.address": "192.0.2.1:4000" } }`. */
+  attributes?: Record<string, Record<string, string>>;
 }
 
 type Kind = ProcessingRequest["request"]["case"] & string;
@@ -45,6 +47,7 @@ function message(
   return create(ProcessingRequestSchema, {
     request,
     observabilityMode: options.observabilityMode ?? false,
+    ...(options.attributes ? { attributes: options.attributes } : {}),
   });
 }
 
