@@ -138,6 +138,22 @@ test("a ruleset with no loadable rule is refused and the bundled ruleset stays",
   assert.ok(verdict(engine, scanner("/")).events.length > 0);
 });
 
+test("a ruleset with one rule libddwaf cannot load: the others serve, the failure is counted", (t) => {
+  const engine = engineFor(t);
+  const ruleset = smallRuleset("9.9.10", "/rc-marker") as { rules: object[] };
+  const broken = { id: "rc-broken-rule", name: "broken", tags: { type: "t" }, conditions: [] };
+  const [outcome] = engine.updateConfigs([
+    { path: DD, ruleset: true, config: { ...ruleset, rules: [...ruleset.rules, broken] } },
+  ]);
+  assert.equal(outcome?.ok, true);
+  assert.equal(engine.loadedRules, 1);
+  assert.deepEqual(engine.failedRules, ["rc-broken-rule"]);
+  assert.equal(
+    verdict(engine, { [ADDRESSES.REQUEST_URI_RAW]: "/rc-marker" }).actions[0]?.kind,
+    "block",
+  );
+});
+
 test("a disposed engine refuses updates", () => {
   const engine = createWafEngine({ log: silentLogger });
   engine.dispose();

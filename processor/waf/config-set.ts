@@ -8,6 +8,7 @@
 import {
   addressesReadByRules,
   DEFAULT_CONFIG_PATH,
+  RULE_SECTIONS,
   type RulesInfo,
   sections,
   summarise,
@@ -110,7 +111,9 @@ export class ConfigSet {
     }
     const diagnostics = native.diagnostics;
     const info = summarise(diagnostics, addressesReadByRules(config));
-    const problems = loaded ? diagnosticErrors(diagnostics) : [];
+    // A ruleset may carry rules this libddwaf cannot load (as at startup, they are logged and
+    // the others serve); anything else that fails refuses the whole config.
+    const problems = loaded ? diagnosticErrors(diagnostics, ruleset) : [];
     if (loaded && problems.length === 0 && !(ruleset && info.loadedRules === 0)) {
       this.#entries.set(path, { config, ruleset, info, serial: this.#serial++ });
       return { path, ok: true };
@@ -151,10 +154,11 @@ export class ConfigSet {
 }
 
 /** libddwaf's errors for one update, as short `section: error (ids)` strings. */
-function diagnosticErrors(diagnostics: NativeDiagnostics): string[] {
+function diagnosticErrors(diagnostics: NativeDiagnostics, tolerateRuleItems = false): string[] {
   const out: string[] = [];
   for (const [name, section] of sections(diagnostics)) {
     if (section.error !== undefined) out.push(`${name}: ${section.error}`);
+    if (tolerateRuleItems && RULE_SECTIONS.includes(name)) continue;
     for (const [error, ids] of Object.entries(section.errors ?? {})) {
       out.push(`${name}: ${error} (${ids.slice(0, 5).join(", ")}${ids.length > 5 ? ", ..." : ""})`);
     }

@@ -161,6 +161,7 @@ class Engine implements WafEngine {
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       rulesVersion: next.info.rulesVersion,
       loadedRules: next.info.loadedRules,
+      failedRules: next.info.failedRules.length,
     });
     return outcomes;
   }
