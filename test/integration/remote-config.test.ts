@@ -278,6 +278,23 @@ describe("Remote Configuration, one process", () => {
     );
     assert.ok(processor.child.exitCode === null, "still running");
 
+    // Later changes to other configs apply while the bad files are still served.
+    const newest = {
+      ...newer,
+      content: blockedIps([{ value: "203.0.113.7", expiration: 0 }]),
+      version: 3,
+    };
+    await serve(
+      agent,
+      [newest, invalidJson, wrongTypes, unknownProduct, missing],
+      { [DATA]: 2, [invalidJson.path]: 3, [ASM]: 3 },
+      [missing.path],
+    );
+    await agent.waitForRcRequest(
+      (r) => r.client.state.config_states.find((c) => c.id === idOf(DATA))?.version === 3,
+    );
+    assert.ok(blocked(await send(client, "/", { "x-forwarded-for": "203.0.113.7" })));
+
     await serve(agent, [], {});
     await agent.waitForRcRequest((r) => r.client.state.config_states.length === 0);
   });
