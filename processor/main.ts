@@ -22,6 +22,7 @@ import { createLogger, type Logger } from "./log.ts";
 import {
   createMetrics,
   type InspectionStatus,
+  type Metrics,
   type MetricsSnapshot,
   notInspecting,
   type ProcessMetrics,
@@ -29,6 +30,7 @@ import {
   workerGauges,
 } from "./metrics/index.ts";
 import {
+  type ApplyHook,
   createWafReplica,
   remoteConfigFor,
   type WafConfigSnapshot,
@@ -127,9 +129,15 @@ async function serveAlone(config: Config, log: Logger): Promise<void> {
   });
   grpc = await startGrpc(config, readiness, log);
   // Alone, this process is the pod's one Remote Configuration client.
+  const counted = grpc.metrics.metrics;
   const remote =
     grpc.engine && config.appsecEnabled
-      ? remoteConfigFor({ config, engine: grpc.engine, log: log.child("remote-config") })
+      ? remoteConfigFor({
+          config,
+          engine: grpc.engine,
+          log: log.child("remote-config"),
+          onApply: countApply(counted),
+        })
       : undefined;
   const stop = async () => {
     remote?.client.stop();
@@ -151,14 +159,19 @@ async function servePrimary(
 ): Promise<void> {
   const readiness = createReadiness();
   let primary: PrimaryHandle | undefined;
+  const inspection = () => primary?.inspection() ?? notInspecting(config.appsecEnabled);
+  // The primary's own series (worker="primary", not summed into "all"): its process metrics and
+  // the Remote Configuration applies of the pod's one client.
+  const own = createMetrics({ worker: "primary", status: inspection });
   const health = await startHealth(config, readiness, log, {
-    inspection: () => primary?.inspection() ?? notInspecting(config.appsecEnabled),
+    inspection,
     metrics: async () => {
       const { snapshots, live } = (await primary?.scrape(SCRAPE_TIMEOUT_MS)) ?? {
         snapshots: [],
         live: 0,
       };
-      return renderMetrics(snapshots, await workerGauges(live, snapshots.length));
+      const extra = [...(await workerGauges(live, snapshots.length)), ...(await own.snapshot())];
+      return renderMetrics(snapshots, extra);
     },
   });
   // Workers share the primary's listening socket: a stale socket file must go before they bind.
@@ -173,6 +186,7 @@ async function servePrimary(
       config,
       engine: primaryEngine(config, log),
       log: log.child("remote-config"),
+      onApply: countApply(own.metrics),
       afterApply: (applier) => handle.broadcastWafConfigs(applier.snapshot()),
     });
   };
@@ -557,3 +571,9 @@ function addressPort(server: { address(): unknown }): number | undefined {
 }
 
 await main();
+
+/** Counts each Remote Configuration apply in the metrics. */
+function countApply(metrics: Metrics): ApplyHook {
+  return (product, result) =>
+    metrics.remoteConfigApplied(product, result === "ok" ? "applied" : "rejected");
+}

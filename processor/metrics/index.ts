@@ -5,6 +5,7 @@ export { createMetrics, WAF_DURATION_BUCKETS } from "./registry.ts";
 export type {
   InspectionMetrics,
   InspectionStatus,
+  Metrics,
   StreamMetrics,
   StreamResult,
 } from "./types.ts";

@@ -5,6 +5,7 @@
  * the WAF and copies the result to worker processes; `setup.ts` builds it from the config.
  */
 
+export type { ApplyHook } from "./client.ts";
 export { encodeCapabilities, subscriptionFor } from "./protocol.ts";
 export { remoteConfigFor } from "./setup.ts";
 export type { WafConfigSnapshot } from "./waf-apply.ts";

@@ -18,6 +18,7 @@ import {
   responseHeaders,
 } from "../support/messages.ts";
 import { type ProcessorProcess, startProcessor } from "../support/processor-process.ts";
+import { sampleValue } from "../support/prometheus.ts";
 import {
   BLOCK_401,
   blockedIps,
@@ -99,6 +100,21 @@ async function serve(
   return waiting;
 }
 
+/** `remote_config_applies_total` of one process in the processor's `/metrics`. */
+async function appliesOf(
+  processor: ProcessorProcess,
+  worker: string,
+  product: string,
+  result: string,
+): Promise<number | undefined> {
+  const response = await fetch(`http://127.0.0.1:${processor.healthPort}/metrics`);
+  return sampleValue(await response.text(), "aap_extproc_remote_config_applies_total", {
+    product,
+    result,
+    worker,
+  });
+}
+
 describe("Remote Configuration, one process", () => {
   let agent: FakeAgent;
   let processor: ProcessorProcess;
@@ -145,6 +161,8 @@ describe("Remote Configuration, one process", () => {
     assert.ok(!blocked(await send(client, "/", { "x-forwarded-for": "198.51.100.9" })));
     assert.ok(!blocked(await send(client, "/", {}, ATTRIBUTES("198.51.100.9:41000"))));
     assert.ok(!blocked(await send(client, "/", { "x-forwarded-for": "198.51.100.8" })), "expired");
+    const applied = await appliesOf(processor, "0", "ASM_DATA", "applied");
+    assert.ok(applied !== undefined && applied >= 1, `ASM_DATA applies counted: ${applied}`);
     await serve(agent, [], {});
     await agent.waitForRcRequest((r) => r.client.state.config_states.length === 0);
     assert.ok(!blocked(await send(client, "/", { "x-forwarded-for": "198.51.100.7" })));
@@ -382,6 +400,8 @@ describe("Remote Configuration with two workers", () => {
       assert.ok(Date.now() < deadline, "every worker blocks within the deadline");
     }
     assert.equal(new Set(agent.rcRequests.map((r) => r.client.id)).size, 1, "one client per pod");
+    const applied = await appliesOf(processor, "primary", "ASM_DATA", "applied");
+    assert.ok(applied !== undefined && applied >= 1, `the primary counts its applies: ${applied}`);
 
     const workers = processor.logs
       .filter((l) => l.msg === "ext_proc server listening")
