@@ -2,8 +2,9 @@
 # Installs the real attack tools that test/e2e/scanners.test.ts points at the try-it gateway:
 # Debian's `sqlmap` and `wfuzz` (with its wordlists under /usr/share/wfuzz/wordlist). Idempotent:
 # nothing happens when both are installed; `apt-get update` runs only when the package lists do
-# not know them yet. The scanner test fails (it does not skip) when they are missing.
-set -euo pipefail
+# not know them yet. Optional: where they cannot be installed (no apt-get, not root, no package),
+# setup goes on and the scanner tests skip, saying why.
+set -uo pipefail
 
 packages=(sqlmap wfuzz)
 missing=()
@@ -16,8 +17,18 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
+if ! command -v apt-get >/dev/null; then
+  echo "setup: no apt-get: ${missing[*]} not installed, the scanner tests will skip" >&2
+  exit 0
+fi
 sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: not root and no sudo: ${missing[*]} not installed, the scanner tests will skip" >&2
+    exit 0
+  fi
+  sudo=(sudo)
+fi
 export DEBIAN_FRONTEND=noninteractive
 known=1
 for package in "${missing[@]}"; do
@@ -25,7 +36,10 @@ for package in "${missing[@]}"; do
 done
 if [ "$known" -eq 0 ]; then
   echo "setup: apt-get update (package lists lack ${missing[*]})" >&2
-  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get update -qq || true
 fi
 echo "setup: apt-get install ${missing[*]}" >&2
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  echo "setup: installing ${missing[*]} failed: the scanner tests will skip" >&2
+fi
+exit 0

@@ -4,6 +4,7 @@ Each rule fails with a sentence that names the values involved and says what to 
 */}}
 {{- define "aap-extproc.validate" -}}
 {{- include "aap-extproc.validate.envoyFilter" . }}
+{{- include "aap-extproc.validate.body" . }}
 {{- include "aap-extproc.validate.timeouts" . }}
 {{- include "aap-extproc.validate.tls" . }}
 {{- include "aap-extproc.validate.workload" . }}
@@ -35,6 +36,12 @@ EnvoyFilter targeting: never let a filter fall back to "every workload in the na
 {{- if not $ef.sidecar.selector }}
 {{- fail "envoyFilter.sidecar.selector is required when envoyFilter.mode=sidecar: without it the filter would apply to every workload in the namespace. Set it to your application's pod labels, for example --set envoyFilter.sidecar.selector.app=shop." }}
 {{- end }}
+{{- if not $ef.namespace }}
+{{- fail (printf "envoyFilter.namespace is required when envoyFilter.mode=sidecar: an EnvoyFilter reaches only the pods of its own namespace, so it must be the namespace of the pods envoyFilter.sidecar.selector names, for example --set envoyFilter.namespace=shop (use --set envoyFilter.namespace=%s if the application runs in the release namespace)." .Release.Namespace) }}
+{{- end }}
+{{- if eq $ef.namespace "istio-system" }}
+{{- fail "envoyFilter.namespace=istio-system with envoyFilter.mode=sidecar: istio-system is Istio's root namespace, where a filter applies to the matching pods of every namespace. Set envoyFilter.namespace to the namespace of the application's pods." }}
+{{- end }}
 {{- end }}
 {{- if and $ef.enabled (eq $ef.mode "gateway") (not $ef.gateway.gatewayName) (not $ef.gateway.selector) }}
 {{- fail "envoyFilter.gateway.selector is empty and envoyFilter.gateway.gatewayName is not set: the filter would apply to every gateway in its namespace (mesh-wide in istio-system). Set one of them, for example --set envoyFilter.gateway.gatewayName=my-gateway." }}
@@ -42,6 +49,39 @@ EnvoyFilter targeting: never let a filter fall back to "every workload in the na
 {{- if and .Values.networkPolicy.enabled (not $ef.enabled) (not .Values.networkPolicy.grpcFrom) }}
 {{- fail "networkPolicy.enabled needs to know who may reach the gRPC port: set networkPolicy.grpcFrom, or enable envoyFilter so the policy can use its workload selector." }}
 {{- end }}
+{{- end }}
+
+{{/*
+Body buffers: one body must fit in the shared budget, and the budget must leave the container room
+for the workers' heaps and libddwaf (the OOM killer does not drain streams).
+*/}}
+{{- define "aap-extproc.validate.body" -}}
+{{- $limit := int64 .Values.body.limitBytes }}
+{{- $budget := int64 .Values.body.memoryLimitBytes }}
+{{- if gt $limit $budget }}
+{{- fail (printf "body.limitBytes (%d) is larger than body.memoryLimitBytes (%d): a body that large could never be held for analysis, so its end would go uninspected. Raise body.memoryLimitBytes (and resources.limits.memory with it) or lower body.limitBytes." $limit $budget) }}
+{{- end }}
+{{- $memory := dig "limits" "memory" "" (.Values.resources | default dict) }}
+{{- if $memory }}
+{{- $containerBytes := include "aap-extproc.quantityBytes" $memory | float64 }}
+{{- if and (gt $containerBytes 0.0) (gt (mulf $budget 2.0) $containerBytes) }}
+{{- fail (printf "body.memoryLimitBytes (%d) is more than half of resources.limits.memory (%v): bodies held for analysis plus the workers' heaps and libddwaf would reach the container's limit and the pod would be OOM-killed mid-request. Raise resources.limits.memory to at least twice body.memoryLimitBytes, or lower body.memoryLimitBytes." $budget $memory) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Bytes in a Kubernetes memory quantity (`512Mi`, `1G`, `536870912`), as a number; 0 when it is not
+one (values.schema.json reports that).
+*/}}
+{{- define "aap-extproc.quantityBytes" -}}
+{{- $q := toString . }}
+{{- $units := dict "" 1.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $unit := trimPrefix $number $q }}
+{{- if and $number (hasKey $units $unit) }}
+{{- mulf (float64 $number) (get $units $unit) }}
+{{- else }}0{{ end }}
 {{- end }}
 
 {{/*

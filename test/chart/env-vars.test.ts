@@ -96,3 +96,30 @@ for (const values of scenarios) {
     });
   });
 }
+
+describe("default values", () => {
+  /**
+   * What the chart sets differently from the bare image on purpose: ports a non-root container
+   * can bind, the mounted certificate, the node's Agent. Everything else a fresh install sets must
+   * equal the processor's own default, so `docker run` and `helm install` behave alike.
+   */
+  const intended = new Set([
+    "DD_SERVICE_EXTENSION_PORT",
+    "DD_SERVICE_EXTENSION_HEALTHCHECK_PORT",
+    "DD_SERVICE_EXTENSION_TLS_CERT_FILE",
+    "DD_SERVICE_EXTENSION_TLS_KEY_FILE",
+  ]);
+
+  test("every literal variable equals the processor's default, except the intended ones", () => {
+    const differing: string[] = [];
+    for (const entry of processorEnv(renders.get(undefined) ?? [])) {
+      const setting = SETTINGS.find((candidate) => candidate.name === entry.name);
+      if (entry.value === undefined || setting === undefined || intended.has(entry.name)) continue;
+      const parsed = setting.parse(entry.value);
+      assert.ok(parsed.ok, `${entry.name}=${entry.value} does not parse`);
+      if (JSON.stringify(parsed.value) !== JSON.stringify(setting.default))
+        differing.push(`${entry.name}: chart ${entry.value}, processor ${setting.defaultText}`);
+    }
+    assert.deepEqual(differing, []);
+  });
+});
