@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import {
-  API_VERSIONS,
   ciValuesFiles,
   HELMS,
   type HelmName,
@@ -159,13 +158,17 @@ describe("what each scenario renders", () => {
   test("existing-secret scenario renders neither a Secret nor a ServiceAccount", () => {
     assert.deepEqual(kinds("ci/existing-secret-values.yaml"), base);
   });
-  test("no EnvoyFilter without the Istio API", async () => {
-    const objects = await render(
-      "helm4",
-      undefined,
-      API_VERSIONS.filter((api) => !api.includes("istio")),
-    );
+  for (const helm of HELMS) {
+    test(`${helm}: the EnvoyFilter renders without --api-versions too (helm template, GitOps)`, async () => {
+      const objects = await render(helm, undefined, []);
+      assert.equal(objects.filter((obj) => obj.kind === "EnvoyFilter").length, 1);
+      assert.ok(objects.some((obj) => obj.kind === "Deployment"));
+    });
+  }
+  test("envoyFilter.enabled=false renders the processor and no EnvoyFilter", async () => {
+    const objects = await render("helm4", undefined, [], { "envoyFilter.enabled": "false" });
     assert.equal(objects.filter((obj) => obj.kind === "EnvoyFilter").length, 0);
     assert.ok(objects.some((obj) => obj.kind === "Deployment"));
+    assert.ok(objects.some((obj) => obj.kind === "Service"));
   });
 });

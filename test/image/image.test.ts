@@ -172,7 +172,7 @@ describe("processor image (podman)", {
       name,
       "/nodejs/bin/node",
       "-p",
-      "process.getuid() + \":\" + process.getgid()",
+      'process.getuid() + ":" + process.getgid()',
     ]);
     assert.equal(uid, "65532:65532");
 

@@ -3,6 +3,7 @@
  *
  *   node tools/chart/release.ts package   # helm package into dist/chart/ (npm run chart:package)
  *   node tools/chart/release.ts record    # records the current chart version as released
+ *   node tools/chart/release.ts verify V  # the release workflow's check before pushing chart V
  *
  * A released chart version must never change: an OCI registry or a Helm repository would serve
  * two different charts under one version. chart/releases.json records, per released version, a
@@ -136,6 +137,20 @@ function record(): void {
   console.log(`chart ${version} (app ${appVersion}): ${sha256}`);
 }
 
+/** Fails unless Chart.yaml is at `expected` and that version is recorded with this content. */
+function verify(expected: string | undefined): void {
+  const { version } = chartVersions();
+  if (version !== expected) throw new Error(`Chart.yaml's version is ${version}, not ${expected}`);
+  const released = readRecords().find((entry) => entry.version === version);
+  if (!released)
+    throw new Error(
+      `chart ${version} is not in chart/releases.json: run npm run chart:record-release and commit`,
+    );
+  if (released.sha256 !== workingTreeHash())
+    throw new Error(`chart ${version} differs from its record`);
+  console.log(`chart ${version} matches its record ${released.sha256}`);
+}
+
 function packageChart(): void {
   const out = join(ROOT, "dist", "chart");
   mkdirSync(out, { recursive: true });
@@ -152,8 +167,9 @@ if (import.meta.main) {
   const command = process.argv[2];
   if (command === "record") record();
   else if (command === "package") packageChart();
+  else if (command === "verify") verify(process.argv[3]);
   else {
-    console.error("usage: node tools/chart/release.ts package|record");
+    console.error("usage: node tools/chart/release.ts package|record|verify VERSION");
     process.exit(2);
   }
 }

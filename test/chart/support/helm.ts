@@ -27,7 +27,7 @@ export type HelmName = (typeof HELMS)[number];
 export const RELEASE = "aap";
 export const NAMESPACE = "aap";
 
-/** API groups a cluster with Istio and cert-manager serves (the EnvoyFilter is gated on Istio's). */
+/** API groups a cluster with Istio and cert-manager serves (what a real install would see). */
 export const API_VERSIONS = ["networking.istio.io/v1alpha3", "cert-manager.io/v1"] as const;
 
 /** A rendered Kubernetes object: only the fields every object has are typed. */
