@@ -15,6 +15,9 @@
 # .tools/bin/<name> to the cached binary. Go's own module and build caches (GOMODCACHE, GOCACHE)
 # already live outside the checkout too.
 #
+# A `helm` already on PATH whose version is the pinned Helm 3 or Helm 4 release is linked instead
+# of built.
+#
 # AAP_GO_TOOLS_FORCE=1 rebuilds everything (replacing the cached binaries); AAP_GO_TOOLS_BIN
 # links somewhere other than .tools/bin; AAP_GO_TOOLS_CACHE moves the cache (for example to time
 # a build from scratch). Builds run under `nice` so they do not starve a shared machine.
@@ -73,6 +76,17 @@ build() {
     -exec rm -rf {} +
 }
 
+# An existing `helm` on PATH (outside .tools/bin) of exactly the pinned version is used instead of
+# a build: `use_existing_helm helm3 v3.22.0` links .tools/bin/helm3 to it and returns 0.
+use_existing_helm() {
+  local name=$1 version=$2 found
+  found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd: -) command -v helm) ||
+    return 1
+  [ "$("$found" version --template '{{.Version}}' 2>/dev/null)" = "$version" ] || return 1
+  echo "setup: using $found for $name (already $version)" >&2
+  ln -sfn "$found" "$bin/$name"
+}
+
 # Helm 3 reports the Kubernetes version it was built against (used by kubeVersion checks) only
 # through ldflags, like its Makefile does: client-go v0.X.Y means Kubernetes 1.X.
 helm3_ver=$(pinned tools/helm3 helm.sh/helm/v3)
@@ -84,13 +98,15 @@ helm3_flags=(
   "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
   "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor"
 )
-build tools/helm3 helm3 helm.sh/helm/v3/cmd/helm "${helm3_flags[@]}"
+[ -z "${AAP_GO_TOOLS_FORCE:-}" ] && use_existing_helm helm3 "$helm3_ver" ||
+  build tools/helm3 helm3 helm.sh/helm/v3/cmd/helm "${helm3_flags[@]}"
 build tools/helm3 helm-unittest github.com/helm-unittest/helm-unittest/cmd/helm-unittest \
   "${helm3_flags[@]:1}"
 
 # Helm 4 reads the client-go version from its build info at run time; only the version is stamped.
 helm4_ver=$(pinned tools/helm4 helm.sh/helm/v4)
-build tools/helm4 helm4 helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$helm4_ver"
+[ -z "${AAP_GO_TOOLS_FORCE:-}" ] && use_existing_helm helm4 "$helm4_ver" ||
+  build tools/helm4 helm4 helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$helm4_ver"
 
 docs_ver=$(pinned tools/helm-docs github.com/norwoodj/helm-docs)
 build tools/helm-docs helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs "-X main.version=$docs_ver"

@@ -80,7 +80,7 @@ test("heap flags: the shared V8 flags, plus each worker's share of 75% of the me
   assert.deepEqual(workerHeapArgs(2, limits(2, 2)), [...V8_FLAGS]);
 });
 
-test("the start script runs the processor with the same V8 flags as the workers", async () => {
+test("the start script and the image run the processor with the same V8 flags as the workers", async () => {
   const { readFileSync } = await import("node:fs");
   const manifest = JSON.parse(
     readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
@@ -90,4 +90,13 @@ test("the start script runs the processor with the same V8 flags as the workers"
     assert.ok(manifest.scripts.start?.includes(`node ${flag}`), `npm start passes ${flag}`);
     assert.ok(start.includes(`node ${flag}`), `.ci/start passes ${flag}`);
   }
+  // The image starts node itself (no npm, no shell): its ENTRYPOINT carries the same flags.
+  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  assert.ok(entrypoint, "processor/Dockerfile has an exec-form ENTRYPOINT");
+  assert.deepEqual(JSON.parse(entrypoint), [
+    "/nodejs/bin/node",
+    ...V8_FLAGS,
+    "dist/processor/main.js",
+  ]);
 });
