@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -112,8 +112,9 @@ test("redirect: location with the id filled in, empty body", () => {
   assert.equal(response.body.byteLength, 0);
 });
 
-test("custom template files replace the defaults; every placeholder is filled", () => {
+test("custom template files replace the defaults; every placeholder is filled", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "waf-templates-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(
     join(dir, "b.json"),
     '{"blocked":"[security_response_id]","again":"[security_response_id]"}',

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createLogger, silentLogger } from "../log.ts";
 import { ADDRESSES } from "./addresses.ts";
@@ -36,8 +36,19 @@ test("DD_APPSEC_RULES file loads instead", (t) => {
   assert.equal(engine.loadedRules, 21);
 });
 
+/** A temporary directory for a ruleset file; all of them are removed after the file's tests. */
+const rulesDirs: string[] = [];
+function rulesDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "waf-rules-"));
+  rulesDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of rulesDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function invalidJsonFile(): string {
-  const path = join(mkdtempSync(join(tmpdir(), "waf-rules-")), "broken.json");
+  const path = join(rulesDir(), "broken.json");
   writeFileSync(path, '{"version": "2.2", "rules": [');
   return path;
 }
@@ -58,7 +69,7 @@ for (const [name, path, code] of loadFailures) {
 }
 
 test("a JSON file that is not an object is rules-json", () => {
-  const path = join(mkdtempSync(join(tmpdir(), "waf-rules-")), "array.json");
+  const path = join(rulesDir(), "array.json");
   writeFileSync(path, "[]");
   assert.throws(
     () => createWafEngine({ rulesPath: path, log: silentLogger }),
@@ -67,7 +78,7 @@ test("a JSON file that is not an object is rules-json", () => {
 });
 
 test("a ruleset whose rules all fail is no-rules, and the failures are logged", () => {
-  const path = join(mkdtempSync(join(tmpdir(), "waf-rules-")), "only-bad.json");
+  const path = join(rulesDir(), "only-bad.json");
   const ruleset = JSON.parse(readFileSync(fixture("one-bad-rule.json"), "utf8"));
   ruleset.rules = ruleset.rules.filter((rule: { id: string }) => rule.id === "tst-bad-001");
   writeFileSync(path, JSON.stringify(ruleset));
@@ -82,7 +93,7 @@ test("a ruleset whose rules all fail is no-rules, and the failures are logged", 
 });
 
 test("a ruleset of a schema version libddwaf does not know is rules-invalid", () => {
-  const path = join(mkdtempSync(join(tmpdir(), "waf-rules-")), "v3.json");
+  const path = join(rulesDir(), "v3.json");
   const ruleset = JSON.parse(readFileSync(fixture("one-bad-rule.json"), "utf8"));
   writeFileSync(path, JSON.stringify({ ...ruleset, version: "3.0" }));
   assert.throws(
@@ -92,7 +103,7 @@ test("a ruleset of a schema version libddwaf does not know is rules-invalid", ()
 });
 
 test("malformed rule entries are reported by position", () => {
-  const path = join(mkdtempSync(join(tmpdir(), "waf-rules-")), "garbage.json");
+  const path = join(rulesDir(), "garbage.json");
   writeFileSync(path, JSON.stringify({ version: "2.2", custom_rules: [1] }));
   assert.throws(
     () => createWafEngine({ rulesPath: path, log: silentLogger }),
