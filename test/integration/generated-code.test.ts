@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { test } from "node:test";
@@ -19,8 +19,9 @@ function listFiles(dir: string): string[] {
     .sort();
 }
 
-test("processor/gen matches what buf generates from the pinned Envoy protos", () => {
+test("processor/gen matches what buf generates from the pinned Envoy protos", (t) => {
   const out = mkdtempSync(join(tmpdir(), "aap-gen-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
   execFileSync(process.execPath, [join(root, "proto", "stage.ts")], { cwd: root, stdio: "pipe" });
   execFileSync(join(root, "node_modules", ".bin", "buf"), ["generate", "--output", out], {
     cwd: root,

@@ -3,10 +3,10 @@
  * rotation, unix socket mode, and graceful shutdown with open streams.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { describeCertificate, generateSelfSigned } from "../../processor/server/index.ts";
 import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
@@ -19,9 +19,16 @@ import {
 } from "../support/messages.ts";
 import { getHealth, spawnProcessor, startProcessor } from "../support/processor-process.ts";
 
+/** A temporary directory, removed once the file's tests are over. */
+const tempDirs: string[] = [];
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "aap-main-"));
+  const dir = mkdtempSync(join(tmpdir(), "aap-main-"));
+  tempDirs.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function writeCertificate(dir: string, name: string) {
   const material = generateSelfSigned();

@@ -3,7 +3,7 @@
  * abuse and large messages, driven as Envoy would drive it by the tests' Connect gRPC client.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -280,11 +280,17 @@ describe("over h2c", () => {
 
 describe("over a unix socket", () => {
   let server: TestServer;
+  const dir = mkdtempSync(join(tmpdir(), "aap-uds-"));
   before(async () => {
-    const socketPath = join(mkdtempSync(join(tmpdir(), "aap-uds-")), "extproc.sock");
-    server = await startTestServer({ createSession: passThroughSession, socketPath });
+    server = await startTestServer({
+      createSession: passThroughSession,
+      socketPath: join(dir, "extproc.sock"),
+    });
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test("serves ext_proc without TLS", async () => {
     const client = createClient(server.target);

@@ -3,7 +3,7 @@
  * the decoded ext_proc filter config (through the chart tests' decoder) and the processor's
  * environment from the rendered Deployment, adapted to run on this machine.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -50,16 +50,19 @@ export async function renderScenario(
   overrides?: Record<string, unknown>,
 ): Promise<ChartScenario> {
   let file = valuesFile;
+  let dir: string | undefined;
   if (overrides !== undefined) {
     const values = (parse(readFileSync(join(CHART_DIR, valuesFile), "utf8")) ?? {}) as Record<
       string,
       unknown
     >;
-    const dir = mkdtempSync(join(tmpdir(), "aap-e2e-values-"));
+    dir = mkdtempSync(join(tmpdir(), "aap-e2e-values-"));
     file = join(dir, "values.yaml");
     writeFileSync(file, stringify(deepMerge(values, overrides)));
   }
-  const objects = await render("helm3", file);
+  const objects = await render("helm3", file).finally(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
   const envoyFilter = objects.find((obj) => obj.kind === "EnvoyFilter");
   if (envoyFilter === undefined) throw new Error(`${valuesFile} rendered no EnvoyFilter`);
   const decoded = decodeEnvoyFilter(envoyFilter);
