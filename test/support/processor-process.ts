@@ -155,7 +155,15 @@ export async function startProcessor(env: Record<string, string> = {}): Promise<
     DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
     ...env,
   });
-  await processor.waitForLog((line) => line.msg === "processor ready");
+  // A guard against a processor that never gets ready, not a latency budget: loading the WAF in
+  // each worker takes seconds on a loaded 2-core machine. One that is not ready is killed, so a
+  // failed start cannot leave processes behind that keep the test file from ending.
+  try {
+    await processor.waitForLog((line) => line.msg === "processor ready", 30_000);
+  } catch (error) {
+    processor.signalAll("SIGKILL");
+    throw error;
+  }
   return processor;
 }
 
