@@ -68,7 +68,12 @@ describe("real scanners against the try-it gateway (--block-all)", () => {
   /** Runs a tool and returns the gateway log entries its requests produced. */
   async function scan(name: string, args: string[], expected?: number): Promise<RequestLogEntry[]> {
     const from = demo.entries.length;
-    await run(name, args, { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    // The tools' own temporary files go to the output directory, removed after the tests.
+    await run(name, args, {
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+      env: { ...process.env, TMPDIR: output },
+    });
     // Entries are logged once each stream ended; give the last ones a moment.
     let last = -1;
     while (
