@@ -52,15 +52,11 @@ EnvoyFilter targeting: never let a filter fall back to "every workload in the na
 {{- end }}
 
 {{/*
-Body buffers: one body must fit in the shared budget, and the budget must leave the container room
-for the workers' heaps and libddwaf (the OOM killer does not drain streams).
+Body buffers: the shared budget must leave the container room for the workers' heaps and libddwaf
+(the OOM killer does not drain streams). That one body fits in the budget is checked above.
 */}}
 {{- define "aap-extproc.validate.body" -}}
-{{- $limit := int64 .Values.body.limitBytes }}
 {{- $budget := int64 .Values.body.memoryLimitBytes }}
-{{- if gt $limit $budget }}
-{{- fail (printf "body.limitBytes (%d) is larger than body.memoryLimitBytes (%d): a body that large could never be held for analysis, so its end would go uninspected. Raise body.memoryLimitBytes (and resources.limits.memory with it) or lower body.limitBytes." $limit $budget) }}
-{{- end }}
 {{- $memory := dig "limits" "memory" "" (.Values.resources | default dict) }}
 {{- if $memory }}
 {{- $containerBytes := include "aap-extproc.quantityBytes" $memory | float64 }}
