@@ -162,11 +162,17 @@ describe("processor image (podman)", {
       if (health?.status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
     }
     assert.equal(health?.status, 200, `not healthy:\n${podman(["logs", name])}`);
-    assert.deepEqual((await health.json()) as unknown, {
-      status: "ok",
-      library: { language: "nodejs", version: VERSION },
-      appsec: { enabled: true },
-    });
+    const body = (await health.json()) as {
+      status: string;
+      library: unknown;
+      appsec: unknown;
+      waf?: { ready?: boolean; loadedRules?: number };
+    };
+    assert.equal(body.status, "ok");
+    assert.deepEqual(body.library, { language: "nodejs", version: VERSION });
+    assert.deepEqual(body.appsec, { enabled: true });
+    assert.equal(body.waf?.ready, true);
+    assert.ok((body.waf?.loadedRules ?? 0) > 100, "the recommended ruleset is loaded");
     const uid = podman([
       "exec",
       name,
