@@ -14,10 +14,10 @@ import { type Config, formatConfigError, loadConfig } from "./config/index.ts";
 import { isStartupError, StartupError } from "./errors.ts";
 import {
   createBodyBudget,
-  createWafSessionFactory,
-  passThroughSession,
-  type SessionFactory,
-} from "./extproc/index.ts";
+  createWafInspector,
+  type Inspector,
+  PASS_THROUGH_INSPECTOR,
+} from "./inspector/index.ts";
 import { createLogger, type Logger } from "./log.ts";
 import {
   createMetrics,
@@ -58,6 +58,7 @@ import {
   loadBlockTemplates,
   type WafEngine,
 } from "./waf/index.ts";
+import { inspectorOptions } from "./wiring.ts";
 import {
   containerLimits,
   isPrimaryMessage,
@@ -349,7 +350,7 @@ async function startGrpc(
   log: Logger,
   prepare: (engine: WafEngine | undefined) => Promise<void> = async () => {},
 ): Promise<GrpcRuntime> {
-  const { createSession, flushTraces, metrics, inspection, engine } = loadInspection(config, log);
+  const { inspector, flushTraces, metrics, inspection, engine } = loadInspector(config, log);
   await prepare(engine);
   const idleStreams = createIdleStreams(config.streamIdleTimeoutMs);
   const admission = createAdmission({
@@ -357,7 +358,7 @@ async function startGrpc(
     maxOpenStreams: config.maxOpenStreams,
   });
   const services = createServices({
-    createSession,
+    inspector,
     readiness,
     log: log.child("extproc"),
     metrics: metrics.metrics,
@@ -453,9 +454,9 @@ function installSignals(
   process.on("SIGINT", onSignal);
 }
 
-/** What serves the streams of a process: its sessions, metrics and WAF state. */
-interface Inspection {
-  readonly createSession: SessionFactory;
+/** What serves the streams of a process: its inspector, metrics and WAF state. */
+interface Serving {
+  readonly inspector: Inspector;
   readonly flushTraces: () => Promise<void>;
   readonly metrics: ProcessMetrics;
   readonly inspection: () => InspectionStatus;
@@ -468,15 +469,15 @@ function workerLabel(): string {
   return String(cluster.worker?.id ?? 0);
 }
 
-/** Loads the WAF and block pages, or returns the pass-through session when AppSec is off. */
-function loadInspection(config: Config, log: Logger): Inspection {
+/** Loads the WAF and block pages, or returns the pass-through inspector when AppSec is off. */
+function loadInspector(config: Config, log: Logger): Serving {
   if (!config.appsecEnabled) {
     log.warn(
       "App and API Protection is DISABLED (DD_APPSEC_ENABLED=false): requests are not inspected, every message gets CONTINUE",
     );
     const inspection = () => notInspecting(false);
     return {
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       flushTraces: async () => {},
       metrics: createMetrics({ worker: workerLabel(), status: inspection }),
       inspection,
@@ -515,17 +516,16 @@ function loadInspection(config: Config, log: Logger): Inspection {
       blocking: !config.observabilityMode,
     });
     const metrics = createMetrics({ worker: workerLabel(), status: inspection, bodyBudget });
-    const createSession = createWafSessionFactory({
-      config,
+    const inspector = createWafInspector(inspectorOptions(config), {
       engine,
       templates,
       tracer,
       bodyBudget,
-      log: log.child("extproc"),
+      log: log.child("inspector"),
       metrics: metrics.metrics,
     });
     return {
-      createSession,
+      inspector,
       flushTraces: () => tracer.shutdown(2000),
       metrics,
       inspection,

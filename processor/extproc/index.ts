@@ -1,10 +1,7 @@
-export type { BodyBudget } from "./body-budget.ts";
-export { createBodyBudget } from "./body-budget.ts";
+/**
+ * The Envoy adapter: the ext_proc stream loop, its protocol checks, and the conversions between
+ * Envoy's messages and the inspector's neutral shapes. The only code that sees Envoy's types
+ * besides the gRPC transport.
+ */
 export type { StreamPort } from "./process-stream.ts";
 export { openStream } from "./process-stream.ts";
-export type {
-  SessionFactory,
-  StreamOutcome,
-} from "./session.ts";
-export { passThroughSession } from "./session.ts";
-export { createWafSessionFactory } from "./waf-session.ts";

@@ -16,35 +16,44 @@ import {
   type ProcessingRequest,
   ProcessingResponseSchema,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { openStream, type StreamContext } from "./process-stream.ts";
-import { passThroughSession, type SessionFactory, type StreamOutcome } from "./session.ts";
-import { CONTINUE } from "./verdict.ts";
+import {
+  CONTINUE,
+  type ExchangeInfo,
+  type Inspection,
+  type Inspector,
+  type Outcome,
+  PASS_THROUGH_INSPECTOR,
+} from "../inspector/index.ts";
+import type { CallInfo } from "./messages.ts";
+import { openStream } from "./process-stream.ts";
 
-function context(metadata: Record<string, string> = {}): StreamContext {
+function context(metadata: Record<string, string> = {}): CallInfo {
   return { metadata: (key) => metadata[key] };
 }
 
-/** A session that records what it saw and how it ended. */
-function recordingSession(overrides: Partial<ReturnType<SessionFactory>> = {}) {
+/** An inspector whose inspections record what they saw and how they ended. */
+function recordingInspector(overrides: Partial<Inspection> = {}) {
   const seen: string[] = [];
-  const outcomes: StreamOutcome[] = [];
-  const infos: unknown[] = [];
+  const outcomes: Outcome[] = [];
+  const infos: ExchangeInfo[] = [];
   const see = (kind: string) => {
     seen.push(kind);
     return CONTINUE;
   };
-  const factory: SessionFactory = (info) => {
-    infos.push(info);
-    return {
-      onRequestHeaders: () => see("RH"),
-      onRequestBody: () => see("RB"),
-      onRequestTrailers: () => see("RT"),
-      onResponseHeaders: () => see("SH"),
-      onResponseBody: () => see("SB"),
-      onResponseTrailers: () => see("ST"),
-      end: (outcome) => outcomes.push(outcome),
-      ...overrides,
-    };
+  const factory: Inspector = {
+    open(info) {
+      infos.push(info);
+      return {
+        requestHeaders: () => see("RH"),
+        requestBody: () => see("RB"),
+        requestTrailers: () => see("RT"),
+        responseHeaders: () => see("SH"),
+        responseBody: () => see("SB"),
+        responseTrailers: () => see("ST"),
+        end: (outcome) => outcomes.push(outcome),
+        ...overrides,
+      };
+    },
   };
   return { factory, seen, outcomes, infos };
 }
@@ -58,7 +67,7 @@ type Ending = { kind: "finished" } | { kind: "failed"; error: unknown } | { kind
  */
 async function drive(
   messages: ProcessingRequest[],
-  factory: SessionFactory,
+  factory: Inspector,
   ctx = context(),
   halfClose = true,
 ) {
@@ -82,14 +91,14 @@ async function drive(
 }
 
 /** The replies of a stream that must not fail; rejects with the failure otherwise. */
-async function collect(messages: ProcessingRequest[], factory: SessionFactory, ctx = context()) {
+async function collect(messages: ProcessingRequest[], factory: Inspector, ctx = context()) {
   const { kinds, ending } = await drive(messages, factory, ctx);
   if (ending.kind === "failed") throw ending.error;
   return kinds;
 }
 
 test("answers every message once with the matching kind, in order", async () => {
-  const session = recordingSession();
+  const inspection = recordingInspector();
   const kinds = await collect(
     [
       requestHeaders(getHeaders(), false),
@@ -98,7 +107,7 @@ test("answers every message once with the matching kind, in order", async () => 
       responseHeaders({ ":status": "200" }, false),
       responseBody("b", true),
     ],
-    session.factory,
+    inspection.factory,
   );
   assert.deepEqual(kinds, [
     "requestHeaders",
@@ -107,35 +116,35 @@ test("answers every message once with the matching kind, in order", async () => 
     "responseHeaders",
     "responseBody",
   ]);
-  assert.deepEqual(session.seen, ["RH", "RB", "RT", "SH", "SB"]);
-  assert.deepEqual(session.outcomes, ["complete"]);
+  assert.deepEqual(inspection.seen, ["RH", "RB", "RT", "SH", "SB"]);
+  assert.deepEqual(inspection.outcomes, ["complete"]);
 });
 
 test("ends the stream after the last message even if Envoy keeps it open", async () => {
-  const session = recordingSession();
+  const inspection = recordingInspector();
   // Envoy would half-close later; we must not wait for it.
   const { kinds, ending } = await drive(
     [requestHeaders(getHeaders(), true), responseHeaders({ ":status": "200" }, true)],
-    session.factory,
+    inspection.factory,
     context(),
     false,
   );
   assert.deepEqual(kinds, ["requestHeaders", "responseHeaders"]);
   assert.equal(ending.kind, "finished");
-  assert.deepEqual(session.outcomes, ["complete"]);
+  assert.deepEqual(inspection.outcomes, ["complete"]);
 });
 
 test("a close verdict ends the stream cleanly after its reply", async () => {
   const kinds = await collect(
     [requestHeaders(getHeaders(), true), responseHeaders({ ":status": "200" }, false)],
-    passThroughSession,
+    PASS_THROUGH_INSPECTOR,
   );
   assert.deepEqual(kinds, ["requestHeaders", "responseHeaders"]);
 });
 
 test("an immediate verdict is the last reply and the outcome is blocked", async () => {
-  const session = recordingSession({
-    onRequestHeaders: () => ({
+  const inspection = recordingInspector({
+    requestHeaders: () => ({
       kind: "immediate",
       status: 403,
       headers: [],
@@ -145,80 +154,80 @@ test("an immediate verdict is the last reply and the outcome is blocked", async 
   });
   const kinds = await collect(
     [requestHeaders(getHeaders(), false), requestBody("x", true)],
-    session.factory,
+    inspection.factory,
   );
   assert.deepEqual(kinds, ["immediateResponse"]);
-  assert.deepEqual(session.outcomes, ["blocked"]);
+  assert.deepEqual(inspection.outcomes, ["blocked"]);
 });
 
 test("observability-mode messages get no reply but are still analysed", async () => {
-  const session = recordingSession();
+  const inspection = recordingInspector();
   const kinds = await collect(
     [
       requestHeaders(getHeaders(), true, { observabilityMode: true }),
       responseHeaders({ ":status": "200" }, true, { observabilityMode: true }),
     ],
-    session.factory,
+    inspection.factory,
   );
   assert.deepEqual(kinds, []);
-  assert.deepEqual(session.seen, ["RH", "SH"]);
+  assert.deepEqual(inspection.seen, ["RH", "SH"]);
 });
 
 test("the integration comes from the gRPC metadata", async () => {
-  const istio = recordingSession();
+  const istio = recordingInspector();
   await collect(
     [requestHeaders(getHeaders())],
     istio.factory,
     context({ "x-datadog-istio-integration": "1" }),
   );
-  const envoy = recordingSession();
+  const envoy = recordingInspector();
   await collect(
     [requestHeaders(getHeaders())],
     envoy.factory,
     context({ "x-datadog-envoy-integration": "1" }),
   );
-  assert.equal((istio.infos[0] as { integration: string }).integration, "istio");
-  assert.equal((envoy.infos[0] as { integration: string }).integration, "envoy");
+  assert.equal(istio.infos[0]?.integration, "istio");
+  assert.equal(envoy.infos[0]?.integration, "envoy");
 });
 
 for (const [name, messages, code] of PROTOCOL_ABUSE) {
   test(`protocol error: ${name}`, async () => {
-    const session = recordingSession();
+    const inspection = recordingInspector();
     await assert.rejects(
-      collect(messages, session.factory),
+      collect(messages, inspection.factory),
       (error) => isProtocolError(error) && error.code === code,
     );
-    // A session exists only once a message was accepted; then it ends exactly once, as an error.
-    assert.ok(session.outcomes.every((outcome) => outcome === "error"));
-    assert.equal(session.outcomes.length, session.infos.length);
+    // An inspection exists only once a message was accepted; then it ends exactly once, as an error.
+    assert.ok(inspection.outcomes.every((outcome) => outcome === "error"));
+    assert.equal(inspection.outcomes.length, inspection.infos.length);
   });
 }
 
-test("the session ends exactly once with 'error' on a protocol error after it started", async () => {
-  const session = recordingSession();
+test("the inspection ends exactly once with 'error' on a protocol error after it started", async () => {
+  const inspection = recordingInspector();
   await assert.rejects(
-    collect([requestHeaders(getHeaders(), true), requestBody("x", false)], session.factory),
+    collect([requestHeaders(getHeaders(), true), requestBody("x", false)], inspection.factory),
   );
-  assert.deepEqual(session.outcomes, ["error"]);
+  assert.deepEqual(inspection.outcomes, ["error"]);
 });
 
-test("a session's protocol error value ends the stream", async () => {
+test("an inspection's protocol error value ends the stream", async () => {
   const { ProtocolError } = await import("../errors.ts");
-  const session = recordingSession({
-    onRequestHeaders: () => new ProtocolError("invalid-request-headers", "missing :path"),
+  const inspection = recordingInspector({
+    requestHeaders: () => new ProtocolError("invalid-request-headers", "missing :path"),
   });
   await assert.rejects(
-    collect([requestHeaders([[":method", "GET"]])], session.factory),
+    collect([requestHeaders([[":method", "GET"]])], inspection.factory),
     (error) => isProtocolError(error) && error.code === "invalid-request-headers",
   );
-  assert.deepEqual(session.outcomes, ["error"]);
+  assert.deepEqual(inspection.outcomes, ["error"]);
 });
 
-test("a cancelled stream ends the session with 'cancelled', once", async () => {
-  const session = recordingSession();
+test("a cancelled stream ends the inspection with 'cancelled', once", async () => {
+  const inspection = recordingInspector();
   const { stream, ending } = await drive(
     [requestHeaders(getHeaders(), false)],
-    session.factory,
+    inspection.factory,
     context(),
     false,
   );
@@ -226,38 +235,38 @@ test("a cancelled stream ends the session with 'cancelled', once", async () => {
   stream.cancel();
   stream.cancel();
   stream.halfClose();
-  assert.deepEqual(session.outcomes, ["cancelled"]);
+  assert.deepEqual(inspection.outcomes, ["cancelled"]);
 });
 
 test("a half-close before the exchange finished ends the stream cleanly as 'cancelled'", async () => {
-  const session = recordingSession();
-  const { ending } = await drive([requestHeaders(getHeaders(), false)], session.factory);
+  const inspection = recordingInspector();
+  const { ending } = await drive([requestHeaders(getHeaders(), false)], inspection.factory);
   assert.equal(ending.kind, "finished");
-  assert.deepEqual(session.outcomes, ["cancelled"]);
+  assert.deepEqual(inspection.outcomes, ["cancelled"]);
 });
 
 test("a message after the stream was cancelled is ignored", async () => {
-  const session = recordingSession();
+  const inspection = recordingInspector();
   const { stream, kinds } = await drive(
     [requestHeaders(getHeaders(), false)],
-    session.factory,
+    inspection.factory,
     context(),
     false,
   );
   stream.cancel();
   await stream.receive(requestBody("late", true));
   assert.deepEqual(kinds, ["requestHeaders"]);
-  assert.deepEqual(session.seen, ["RH"]);
+  assert.deepEqual(inspection.seen, ["RH"]);
 });
 
 test("a reply that settles after cancellation is not sent", async () => {
   let release: (verdict: typeof CONTINUE) => void = () => {};
-  const session = recordingSession({
-    onRequestBody: () => new Promise((resolve) => (release = resolve)),
+  const inspection = recordingInspector({
+    requestBody: () => new Promise((resolve) => (release = resolve)),
   });
   const { stream, kinds } = await drive(
     [requestHeaders(getHeaders(), false)],
-    session.factory,
+    inspection.factory,
     context(),
     false,
   );
@@ -266,16 +275,16 @@ test("a reply that settles after cancellation is not sent", async () => {
   release(CONTINUE);
   await pending;
   assert.deepEqual(kinds, ["requestHeaders"]);
-  assert.deepEqual(session.outcomes, ["cancelled"]);
+  assert.deepEqual(inspection.outcomes, ["cancelled"]);
 });
 
-test("a session that throws ends the stream as an error, once", async () => {
-  const session = recordingSession({
-    onRequestHeaders: () => {
+test("an inspection that throws ends the stream as an error, once", async () => {
+  const inspection = recordingInspector({
+    requestHeaders: () => {
       throw new Error("bug");
     },
   });
-  const { ending } = await drive([requestHeaders(getHeaders(), false)], session.factory);
+  const { ending } = await drive([requestHeaders(getHeaders(), false)], inspection.factory);
   assert.equal(ending.kind, "failed");
-  assert.deepEqual(session.outcomes, ["error"]);
+  assert.deepEqual(inspection.outcomes, ["error"]);
 });

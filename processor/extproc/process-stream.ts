@@ -1,11 +1,12 @@
 /**
  * The ext_proc stream loop: the only code that sees a stream's messages in order. It checks each
- * message against the state machine, hands it to the stream's session, and sends the reply through
- * the transport's {@link StreamPort}.
+ * message against the state machine, hands it to the exchange's {@link Inspection} in the
+ * inspector's neutral shapes (`messages.ts`), and sends the reply through the transport's
+ * {@link StreamPort}.
  *
  * The loop is push-driven (the transport calls {@link ExtProcStream.receive} per message) rather
  * than an async iterator: most messages are answered synchronously, and an async iterator costs a
- * promise, a closure and a microtask per message on the hottest path. When a session answers with a
+ * promise, a closure and a microtask per message on the hottest path. When the inspection answers with a
  * promise (body parsing), `receive` returns it and the transport stops reading until it settles, so
  * messages are still handled one at a time.
  *
@@ -16,23 +17,17 @@
  */
 import { ProtocolError } from "../errors.ts";
 import type { ProcessingRequest } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
-import { NO_METRICS, type StreamMetrics, type StreamResult } from "../metrics/index.ts";
-import { encodedResponseFor } from "./responses.ts";
 import type {
-  SessionFactory,
-  SessionResult,
-  StreamInfo,
-  StreamOutcome,
-  StreamSession,
-} from "./session.ts";
+  Inspection,
+  InspectionResult,
+  Inspector,
+  Outcome,
+  Verdict,
+} from "../inspector/index.ts";
+import { NO_METRICS, type StreamMetrics, type StreamResult } from "../metrics/index.ts";
+import { bodyChunk, type CallInfo, exchangeInfo, headersMessage } from "./messages.ts";
+import { encodedResponseFor } from "./responses.ts";
 import { INITIAL_STATE, type StreamEvent, type StreamState, transition } from "./stream-state.ts";
-import type { Verdict } from "./verdict.ts";
-
-/** What the transport tells the loop about the call when it opens. */
-export interface StreamContext {
-  /** A gRPC request metadata value (lower-case key), if present. */
-  readonly metadata: (key: string) => string | undefined;
-}
 
 /**
  * How the loop answers, implemented by the transport. After `finish` or `fail` nothing more is
@@ -63,33 +58,28 @@ export interface ExtProcStream {
   cancel(outcome?: "cancelled" | "error"): void;
 }
 
-/** Opens the loop of one stream; the session is created with the first message. */
+/** Opens the loop of one stream; the inspection is opened with the first message. */
 export function openStream(
-  context: StreamContext,
-  createSession: SessionFactory,
+  call: CallInfo,
+  inspector: Inspector,
   port: StreamPort,
   metrics: StreamMetrics = NO_METRICS,
 ): ExtProcStream {
-  return new StreamLoop(context, createSession, port, metrics);
+  return new StreamLoop(call, inspector, port, metrics);
 }
 
 class StreamLoop implements ExtProcStream {
   #state: StreamState = INITIAL_STATE;
-  #session: StreamSession | undefined;
+  #inspection: Inspection | undefined;
   #done = false;
-  readonly #context: StreamContext;
-  readonly #createSession: SessionFactory;
+  readonly #call: CallInfo;
+  readonly #inspector: Inspector;
   readonly #port: StreamPort;
   readonly #metrics: StreamMetrics;
 
-  constructor(
-    context: StreamContext,
-    createSession: SessionFactory,
-    port: StreamPort,
-    metrics: StreamMetrics,
-  ) {
-    this.#context = context;
-    this.#createSession = createSession;
+  constructor(call: CallInfo, inspector: Inspector, port: StreamPort, metrics: StreamMetrics) {
+    this.#call = call;
+    this.#inspector = inspector;
     this.#port = port;
     this.#metrics = metrics;
     metrics.streamOpened();
@@ -97,15 +87,15 @@ class StreamLoop implements ExtProcStream {
 
   receive(message: ProcessingRequest): void | Promise<void> {
     if (this.#done) return;
-    let result: SessionResult;
+    let result: InspectionResult;
     let event: StreamEvent;
     try {
       event = eventOf(message);
       const next = transition(this.#state, event);
       if (!next.ok) throw new ProtocolError(next.code, describe(next.code, event));
       this.#state = next.state;
-      this.#session ??= this.#createSession(streamInfo(message, this.#context));
-      result = dispatch(this.#session, message);
+      this.#inspection ??= this.#inspector.open(exchangeInfo(message, this.#call));
+      result = dispatch(this.#inspection, message);
     } catch (error) {
       this.#failWith(error);
       return;
@@ -133,7 +123,7 @@ class StreamLoop implements ExtProcStream {
   }
 
   #reply(message: ProcessingRequest, event: StreamEvent, verdict: Verdict | ProtocolError): void {
-    if (this.#done) return; // cancelled while the session was working
+    if (this.#done) return; // cancelled while the inspection was working
     if (verdict instanceof ProtocolError) {
       this.#failWith(verdict);
       return;
@@ -154,38 +144,38 @@ class StreamLoop implements ExtProcStream {
     this.#port.fail(error);
   }
 
-  /** Ends the session exactly once, however the stream ends, and counts the stream. */
-  #end(outcome: StreamOutcome, result: StreamResult = RESULT_OF[outcome]): void {
+  /** Ends the inspection exactly once, however the stream ends, and counts the stream. */
+  #end(outcome: Outcome, result: StreamResult = RESULT_OF[outcome]): void {
     this.#done = true;
     this.#metrics.streamClosed(result);
-    this.#session?.end(outcome);
+    this.#inspection?.end(outcome);
   }
 }
 
-/** How a stream outcome is counted (a block is told apart from a redirect by its verdict). */
-const RESULT_OF: Readonly<Record<StreamOutcome, StreamResult>> = {
+/** How an outcome is counted (a block is told apart from a redirect by its verdict). */
+const RESULT_OF: Readonly<Record<Outcome, StreamResult>> = {
   complete: "passed",
   blocked: "blocked",
   cancelled: "cancelled",
   error: "error",
 };
 
-/** Calls the session method for the message's kind (the kind was checked by {@link eventOf}). */
-function dispatch(session: StreamSession, message: ProcessingRequest): SessionResult {
+/** Calls the inspection for the message's kind (the kind was checked by {@link eventOf}). */
+function dispatch(inspection: Inspection, message: ProcessingRequest): InspectionResult {
   const request = message.request;
   switch (request.case) {
     case "requestHeaders":
-      return session.onRequestHeaders(request.value);
+      return inspection.requestHeaders(headersMessage(request.value));
     case "requestBody":
-      return session.onRequestBody(request.value);
+      return inspection.requestBody(bodyChunk(request.value));
     case "requestTrailers":
-      return session.onRequestTrailers(request.value);
+      return inspection.requestTrailers();
     case "responseHeaders":
-      return session.onResponseHeaders(request.value);
+      return inspection.responseHeaders(headersMessage(request.value));
     case "responseBody":
-      return session.onResponseBody(request.value);
+      return inspection.responseBody(bodyChunk(request.value));
     case "responseTrailers":
-      return session.onResponseTrailers(request.value);
+      return inspection.responseTrailers();
     case undefined:
       return new ProtocolError("missing-request", "ProcessingRequest has no request set");
     default: {
@@ -225,25 +215,4 @@ function eventOf(message: ProcessingRequest): StreamEvent {
 
 function describe(code: string, event: StreamEvent): string {
   return `unexpected ${event.kind} message (${code})`;
-}
-
-function streamInfo(message: ProcessingRequest, context: StreamContext): StreamInfo {
-  const istio = context.metadata("x-datadog-istio-integration");
-  return {
-    integration: istio !== undefined && istio !== "" ? "istio" : "envoy",
-    attributes: flattenAttributes(message.attributes),
-    observabilityMode: message.observabilityMode,
-  };
-}
-
-const NO_ATTRIBUTES: Readonly<Record<string, unknown>> = Object.freeze({});
-
-/** Envoy keys attributes by filter name; merge them into one flat map (`source.address` → value). */
-function flattenAttributes(attributes: ProcessingRequest["attributes"]): Record<string, unknown> {
-  let flat: Record<string, unknown> | undefined;
-  for (const key in attributes) {
-    flat ??= {};
-    Object.assign(flat, attributes[key]);
-  }
-  return flat ?? NO_ATTRIBUTES;
 }

@@ -6,6 +6,7 @@ import {
   CommonResponse_ResponseStatus,
   ProcessingResponseSchema,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
+import { CONTINUE } from "../inspector/index.ts";
 import {
   continueResponse,
   encodedResponseFor,
@@ -13,7 +14,6 @@ import {
   responseFor,
 } from "./responses.ts";
 import type { StreamEvent } from "./stream-state.ts";
-import { CONTINUE } from "./verdict.ts";
 
 const kinds: Array<[StreamEvent["kind"], string]> = [
   ["request-headers", "requestHeaders"],

@@ -1,5 +1,5 @@
 /**
- * Builds every ProcessingResponse the processor sends. Phases return a {@link Verdict}; this module
+ * Builds every ProcessingResponse the processor sends. The inspector returns a {@link Verdict}; this module
  * alone knows the wire shape (docs/envoy-filter.md#replies).
  */
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -20,14 +20,14 @@ import {
   TrailersResponseSchema,
 } from "../gen/envoy/service/ext_proc/v3/external_processor_pb.ts";
 import { HttpStatusSchema, type StatusCode } from "../gen/envoy/type/v3/http_status_pb.ts";
-import type { StreamEvent } from "./stream-state.ts";
 import type {
   BodyMode,
   ContinueVerdict,
   HeaderPair,
   ImmediateVerdict,
   Verdict,
-} from "./verdict.ts";
+} from "../inspector/index.ts";
+import type { StreamEvent } from "./stream-state.ts";
 
 const encoder = new TextEncoder();
 

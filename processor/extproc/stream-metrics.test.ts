@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { getHeaders, requestHeaders, responseHeaders } from "../../test/support/messages.ts";
+import { type Inspector, PASS_THROUGH_INSPECTOR } from "../inspector/index.ts";
 import type { StreamMetrics, StreamResult } from "../metrics/index.ts";
 import { openStream } from "./process-stream.ts";
-import { passThroughSession, type SessionFactory } from "./session.ts";
 
 function recorder() {
   const results: StreamResult[] = [];
@@ -25,22 +25,22 @@ function recorder() {
 const port = { send: () => {}, finish: () => {}, fail: () => {} };
 const context = { metadata: () => undefined };
 
-const answering =
-  (details: string): SessionFactory =>
-  (info) => ({
-    ...passThroughSession(info),
-    onRequestHeaders: () => ({
+const answering = (details: string): Inspector => ({
+  open: (info) => ({
+    ...PASS_THROUGH_INSPECTOR.open(info),
+    requestHeaders: () => ({
       kind: "immediate",
       status: 403,
       headers: [],
       body: new Uint8Array(),
       details,
     }),
-  });
+  }),
+});
 
 test("passed, blocked, redirected, error and cancelled streams are each counted once", async () => {
   const { metrics, results, open } = recorder();
-  const passed = openStream(context, passThroughSession, port, metrics);
+  const passed = openStream(context, PASS_THROUGH_INSPECTOR, port, metrics);
   assert.equal(open(), 1);
   await passed.receive(requestHeaders(getHeaders(), true));
   await passed.receive(responseHeaders({ ":status": "200" }, true));
@@ -52,10 +52,10 @@ test("passed, blocked, redirected, error and cancelled streams are each counted 
     requestHeaders(getHeaders(), true),
   );
   // Response headers before request headers: a protocol error.
-  await openStream(context, passThroughSession, port, metrics).receive(
+  await openStream(context, PASS_THROUGH_INSPECTOR, port, metrics).receive(
     responseHeaders({ ":status": "200" }, true),
   );
-  const cancelled = openStream(context, passThroughSession, port, metrics);
+  const cancelled = openStream(context, PASS_THROUGH_INSPECTOR, port, metrics);
   cancelled.cancel();
   cancelled.cancel();
   assert.deepEqual(results, ["passed", "blocked", "redirected", "error", "cancelled"]);

@@ -14,7 +14,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { isProtocolError } from "../errors.ts";
-import { openStream, type SessionFactory, type StreamPort } from "../extproc/index.ts";
+import { openStream, type StreamPort } from "../extproc/index.ts";
 import {
   type ProcessingRequest,
   ProcessingRequestSchema,
@@ -27,6 +27,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.ts";
+import type { Inspector } from "../inspector/index.ts";
 import type { Logger } from "../log.ts";
 import { NO_METRICS, type StreamMetrics } from "../metrics/index.ts";
 import { ADMIT_ALL, type Admission, describeRefusal } from "./admission.ts";
@@ -35,7 +36,8 @@ import type { Readiness, ReadinessState } from "./readiness.ts";
 
 /** What the services need. */
 export interface ServicesOptions {
-  readonly createSession: SessionFactory;
+  /** Opens the inspection of each ext_proc stream. */
+  readonly inspector: Inspector;
   readonly readiness: Readiness;
   readonly log: Logger;
   /** Streams and protocol errors are counted here. */
@@ -68,7 +70,7 @@ function encodeReply(reply: Uint8Array): Buffer {
 
 /**
  * A message that is not a valid ProcessingRequest. grpc-js would answer a throwing deserializer
- * with INTERNAL on its own, behind the stream's back (its session would never be released), so
+ * with INTERNAL on its own, behind the stream's back (its inspection would never be released), so
  * decoding never throws: the failure reaches the stream handler as a value.
  */
 class UndecodableMessage {
@@ -211,7 +213,7 @@ function serveProcess(call: Call, context: ProcessContext): void {
     const values = call.metadata.get(key);
     return values.length > 0 ? String(values[0]) : undefined;
   };
-  const stream = openStream({ metadata }, context.createSession, port, metrics);
+  const stream = openStream({ metadata }, context.inspector, port, metrics);
   const resume = () => {
     if (open) call.resume();
   };

@@ -8,12 +8,12 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  passThroughSession,
-  type SessionFactory,
-  type StreamOutcome,
-} from "../../processor/extproc/index.ts";
 import { HealthCheckResponse_ServingStatus } from "../../processor/gen/grpc/health/v1/health_pb.ts";
+import {
+  type Inspector,
+  type Outcome,
+  PASS_THROUGH_INSPECTOR,
+} from "../../processor/inspector/index.ts";
 import { generateSelfSigned } from "../../processor/server/index.ts";
 import {
   type Client,
@@ -35,12 +35,14 @@ import {
 import { PROTOCOL_ABUSE } from "../support/protocol-abuse.ts";
 import { rawCall } from "../support/raw-grpc.ts";
 
-/** A pass-through session that records how each stream ended. */
+/** A pass-through inspector that records how each stream ended. */
 function recording() {
-  const outcomes: StreamOutcome[] = [];
-  const factory: SessionFactory = (info) => {
-    const inner = passThroughSession(info);
-    return { ...inner, end: (outcome) => outcomes.push(outcome) };
+  const outcomes: Outcome[] = [];
+  const factory: Inspector = {
+    open(info) {
+      const inner = PASS_THROUGH_INSPECTOR.open(info);
+      return { ...inner, end: (outcome) => outcomes.push(outcome) };
+    },
   };
   return { factory, outcomes };
 }
@@ -71,7 +73,7 @@ describe("over TLS with the generated certificate", () => {
   const material = generateSelfSigned();
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ createSession: passThroughSession, tls: material });
+    server = await startTestServer({ inspector: PASS_THROUGH_INSPECTOR, tls: material });
   });
   after(() => server.close());
 
@@ -131,7 +133,7 @@ describe("over h2c", () => {
   let server: TestServer;
   let client: Client;
   before(async () => {
-    server = await startTestServer({ createSession: record.factory });
+    server = await startTestServer({ inspector: record.factory });
     client = createClient(server.target);
   });
   after(async () => {
@@ -197,7 +199,7 @@ describe("over h2c", () => {
     console.log(`1000 concurrent streams: ${elapsed} ms`);
   });
 
-  test("cancellation mid-stream releases the stream's session", async () => {
+  test("cancellation mid-stream releases the stream's inspection", async () => {
     const before = record.outcomes.filter((outcome) => outcome === "cancelled").length;
     const stream = openStream(client);
     await exchange(
@@ -212,7 +214,7 @@ describe("over h2c", () => {
     );
   });
 
-  test("a passed deadline releases the stream's session", async () => {
+  test("a passed deadline releases the stream's inspection", async () => {
     const before = record.outcomes.length;
     const stream = openStream(client, { "x-datadog-envoy-integration": "1" }, 300);
     await exchange(
@@ -224,7 +226,7 @@ describe("over h2c", () => {
     assert.equal(record.outcomes.at(-1), "cancelled");
   });
 
-  test("a lost connection releases the sessions of its open streams", async () => {
+  test("a lost connection releases the inspections of its open streams", async () => {
     const before = record.outcomes.length;
     const streams = [openStream(client), openStream(client), openStream(client)];
     for (const stream of streams) {
@@ -283,7 +285,7 @@ describe("over a unix socket", () => {
   const dir = mkdtempSync(join(tmpdir(), "aap-uds-"));
   before(async () => {
     server = await startTestServer({
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       socketPath: join(dir, "extproc.sock"),
     });
   });
@@ -324,7 +326,7 @@ describe("HTTP/2 keepalive", () => {
 
   test("a connection that stops answering pings is closed; a live one is kept", async () => {
     const server = await startTestServer({
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       keepalive: { intervalMs: 100, timeoutMs: 200 },
     });
     const port = Number(server.target.split(":")[1]);
@@ -348,7 +350,7 @@ describe("HTTP/2 keepalive", () => {
 
   test("without keepalive pings a silent connection stays open", async () => {
     const server = await startTestServer({
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       keepalive: { intervalMs: 60_000, timeoutMs: 10_000 },
     });
     const peer = await silentPeer(Number(server.target.split(":")[1]));
@@ -368,7 +370,7 @@ describe("HTTP/2 keepalive", () => {
 
 describe("hostile bytes", () => {
   test("undecodable protobuf messages end only that stream; the server keeps serving", async () => {
-    const server = await startTestServer({ createSession: passThroughSession });
+    const server = await startTestServer({ inspector: PASS_THROUGH_INSPECTOR });
     const client = createClient(server.target);
     const garbage = [
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]),

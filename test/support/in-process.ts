@@ -1,8 +1,7 @@
 /**
- * Starts the gRPC server in the test process on port 0 (or a unix socket), with a chosen session
- * factory, and stops it cleanly after the test.
+ * Starts the gRPC server in the test process on port 0 (or a unix socket), with a chosen inspector, and stops it cleanly after the test.
  */
-import type { SessionFactory } from "../../processor/extproc/index.ts";
+import type { Inspector } from "../../processor/inspector/index.ts";
 import { createLogger, type LogLevel } from "../../processor/log.ts";
 import {
   type Admission,
@@ -34,7 +33,7 @@ export interface TestServer {
 
 /** Options of {@link startTestServer}. */
 export interface TestServerOptions {
-  createSession: SessionFactory;
+  inspector: Inspector;
   tls?: TlsMaterial;
   socketPath?: string;
   readMaxBytes?: number;
@@ -46,7 +45,7 @@ export interface TestServerOptions {
   admission?: Admission;
 }
 
-/** Starts a server; `close()` stops it and destroys open sessions. */
+/** Starts a server; `close()` stops it and releases open inspections. */
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger({
@@ -58,7 +57,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const idleStreams = createIdleStreams(options.idleTimeoutMs ?? 0);
   const server = createServer({
     services: createServices({
-      createSession: options.createSession,
+      inspector: options.inspector,
       readiness,
       log,
       idleStreams,

@@ -1,5 +1,5 @@
 /**
- * An in-process processor with the real libddwaf: the WAF session factory on the real gRPC server,
+ * An in-process processor with the real libddwaf: the WAF inspector on the real gRPC server,
  * configured from environment-style variables like the real process.
  */
 import { fileURLToPath } from "node:url";
@@ -7,10 +7,11 @@ import { loadConfig } from "../../processor/config/index.ts";
 import {
   type BodyBudget,
   createBodyBudget,
-  createWafSessionFactory,
-} from "../../processor/extproc/index.ts";
+  createWafInspector,
+} from "../../processor/inspector/index.ts";
 import { createLogger } from "../../processor/log.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
+import { inspectorOptions } from "../../processor/wiring.ts";
 import { type Client, createClient } from "./grpc-client.ts";
 import { startTestServer, type TestServer, type TestServerOptions } from "./in-process.ts";
 import { createRecordingTracer, type RecordedSpan } from "./recording-tracer.ts";
@@ -41,7 +42,7 @@ export interface WafServer {
  */
 export async function startWafServer(
   env: Record<string, string> = {},
-  serverOptions: Omit<TestServerOptions, "createSession"> = {},
+  serverOptions: Omit<TestServerOptions, "inspector"> = {},
 ): Promise<WafServer> {
   // A generous WAF budget unless a test sets one: these tests check what is detected, and the
   // default 10 ms per stream can run out on a loaded 2-core CI machine (a timeout fails open).
@@ -73,7 +74,13 @@ export async function startWafServer(
   });
   const server = await startTestServer({
     ...serverOptions,
-    createSession: createWafSessionFactory({ config, engine, templates, log, tracer, bodyBudget }),
+    inspector: createWafInspector(inspectorOptions(config), {
+      engine,
+      templates,
+      log,
+      tracer,
+      bodyBudget,
+    }),
   });
   const client = createClient(server.target);
   return {

@@ -1,6 +1,6 @@
 /**
- * What a phase decides about one message, independent of the wire format. `responses.ts` turns a
- * verdict into the ProcessingResponse Envoy expects.
+ * What the inspector decides about one message, independent of any proxy's wire format. The
+ * adapter turns a verdict into its proxy's reply (Envoy: `extproc/responses.ts`).
  */
 
 /** A header to set on the request or response that continues (name lower-case, value as sent). */
@@ -8,7 +8,7 @@ export type HeaderPair = readonly [name: string, value: string];
 
 /**
  * How a body is asked for. `streamed`: chunk by chunk, each acknowledged at once (the Go
- * reference's mode). `buffered-partial`: Envoy buffers the body up to its buffer limit, holds the
+ * processor's mode). `buffered-partial`: Envoy buffers the body up to its buffer limit, holds the
  * headers, and sends one message, so a block on that body still gets a proper block page.
  */
 export type BodyMode = "streamed" | "buffered-partial";
