@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { formatConfigError, loadConfig } from "./config.ts";
 import { parseBool, parseDurationUs, parseInteger, parseIp } from "./parse.ts";
-import { SETTINGS } from "./settings.ts";
+import { type FieldsWithoutRow, SETTINGS } from "./settings.ts";
 
 function configOf(env: Record<string, string>) {
   const result = loadConfig(env);
@@ -200,4 +200,12 @@ describe("parsers", () => {
   ] as const) {
     test(`parseIp(${raw})`, () => assert.equal(parseIp(raw).ok, ok));
   }
+});
+
+test("every Config field has a settings row (checked at compile time, and here)", () => {
+  // Fails to type-check when FieldsWithoutRow is not `never`.
+  const complete: [FieldsWithoutRow] extends [never] ? true : false = true;
+  assert.equal(complete, true);
+  const { config } = configOf({});
+  assert.deepEqual(Object.keys(config).sort(), SETTINGS.map((setting) => setting.field).sort());
 });

@@ -125,7 +125,7 @@ function parseWorkers(raw: string): Parsed<number | undefined> {
 }
 
 /** Every variable the processor reads, in README order. */
-export const SETTINGS: readonly AnySetting[] = [
+const ROWS = [
   {
     name: "DD_SERVICE_EXTENSION_HOST",
     field: "host",
@@ -466,4 +466,13 @@ export const SETTINGS: readonly AnySetting[] = [
     description: "Seconds between Remote Configuration polls (decimals allowed).",
     parse: parsePollInterval,
   },
-];
+] as const satisfies readonly AnySetting[];
+
+/** Every variable the processor reads, in README order. */
+export const SETTINGS: readonly AnySetting[] = ROWS;
+
+/**
+ * Config fields no row fills; `never` when the table is complete. The config test asserts it at
+ * compile time, so a field added to {@link Config} without its variable does not type-check.
+ */
+export type FieldsWithoutRow = Exclude<keyof Config, (typeof ROWS)[number]["field"]>;
