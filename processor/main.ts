@@ -58,7 +58,7 @@ import {
   loadBlockTemplates,
   type WafEngine,
 } from "./waf/index.ts";
-import { inspectorOptions } from "./wiring.ts";
+import { inspectorOptions, remoteConfigOptions, tracerOptions } from "./wiring.ts";
 import {
   containerLimits,
   isPrimaryMessage,
@@ -134,7 +134,7 @@ async function serveAlone(config: Config, log: Logger): Promise<void> {
   const remote =
     grpc.engine && config.appsecEnabled
       ? remoteConfigFor({
-          config,
+          options: remoteConfigOptions(config),
           engine: grpc.engine,
           log: log.child("remote-config"),
           onApply: countApply(counted),
@@ -184,7 +184,7 @@ async function servePrimary(
   const startRemoteConfig = (handle: PrimaryHandle) => {
     if (!config.appsecEnabled || !config.remoteConfigEnabled) return;
     remote = remoteConfigFor({
-      config,
+      options: remoteConfigOptions(config),
       engine: primaryEngine(config, log),
       log: log.child("remote-config"),
       onApply: countApply(own.metrics),
@@ -503,7 +503,7 @@ function loadInspector(config: Config, log: Logger): Serving {
     // dd-trace reads this switch from the environment only. Set here, in a process that never
     // forks (alone, or a worker), so the workers' own config still sees the user's value.
     process.env.DD_REMOTE_CONFIGURATION_ENABLED = "false";
-    const tracer = createTracer(config, log.child("tracing"));
+    const tracer = createTracer(tracerOptions(config), log.child("tracing"));
     const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
     const inspection = (): InspectionStatus => ({
       appsecEnabled: true,

@@ -1,3 +1,3 @@
 export { formatConfigError, loadConfig } from "./config.ts";
-export type { Config, FieldsWithoutRow } from "./settings.ts";
+export type { Config } from "./settings.ts";
 export { SETTINGS } from "./settings.ts";

@@ -7,6 +7,7 @@
 
 export type { ApplyHook } from "./client.ts";
 export { encodeCapabilities, subscriptionFor } from "./protocol.ts";
+export type { RemoteConfigOptions } from "./setup.ts";
 export { remoteConfigFor } from "./setup.ts";
 export type { WafConfigSnapshot } from "./waf-apply.ts";
 export { createWafReplica } from "./waf-apply.ts";

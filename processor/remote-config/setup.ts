@@ -3,9 +3,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
-import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
-import { agentUrl } from "../tracing/index.ts";
 import { PROCESSOR_VERSION } from "../version.ts";
 import type { WafEngine } from "../waf/index.ts";
 import { type ApplyHook, type RemoteConfigClient, startRemoteConfig } from "./client.ts";
@@ -13,9 +11,26 @@ import { subscriptionFor } from "./protocol.ts";
 import type { ApplyOutcome, ConfigChange } from "./state.ts";
 import { createWafApplier, type WafApplier } from "./waf-apply.ts";
 
+/** What Remote Configuration reads of the configuration (built by `wiring.ts`). */
+export interface RemoteConfigOptions {
+  /** `DD_REMOTE_CONFIGURATION_ENABLED`. */
+  readonly enabled: boolean;
+  /** The Agent's base URL; polls go to `<agentUrl>/v0.7/config`. */
+  readonly agentUrl: string;
+  readonly pollIntervalMs: number;
+  /** Blocking capabilities are advertised (not in observability mode). */
+  readonly blocking: boolean;
+  /** `DD_APPSEC_RULES` pins the ruleset: ASM_DD is not requested. */
+  readonly rulesPinned: boolean;
+  readonly service: string;
+  readonly env: string | undefined;
+  /** `DD_VERSION`, else the processor's own version. */
+  readonly version: string | undefined;
+}
+
 /** Options of {@link remoteConfigFor}. */
 export interface RemoteConfigSetup {
-  readonly config: Config;
+  readonly options: RemoteConfigOptions;
   readonly engine: WafEngine;
   readonly log: Logger;
   /** Called after each batch was applied here (the primary copies it to its workers). */
@@ -30,8 +45,8 @@ export interface RemoteConfigSetup {
 export function remoteConfigFor(
   setup: RemoteConfigSetup,
 ): { client: RemoteConfigClient; applier: WafApplier } | undefined {
-  const { config, engine, log } = setup;
-  if (!config.remoteConfigEnabled) {
+  const { options, engine, log } = setup;
+  if (!options.enabled) {
     log.info("Remote Configuration is off (DD_REMOTE_CONFIGURATION_ENABLED=false)");
     return undefined;
   }
@@ -42,17 +57,14 @@ export function remoteConfigFor(
     return outcomes;
   };
   const client = startRemoteConfig({
-    agentUrl: agentUrl(config),
-    pollIntervalMs: config.remoteConfigPollIntervalMs,
-    subscription: subscriptionFor({
-      blocking: !config.observabilityMode,
-      rulesPinned: config.rulesPath !== undefined,
-    }),
+    agentUrl: options.agentUrl,
+    pollIntervalMs: options.pollIntervalMs,
+    subscription: subscriptionFor({ blocking: options.blocking, rulesPinned: options.rulesPinned }),
     identity: {
       runtimeId: randomUUID(),
-      service: config.service,
-      env: config.env,
-      appVersion: config.version ?? PROCESSOR_VERSION,
+      service: options.service,
+      env: options.env,
+      appVersion: options.version ?? PROCESSOR_VERSION,
       tracerVersion: ddTraceVersion(),
     },
     apply,

@@ -19,7 +19,6 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { createRequire } from "node:module";
 import type ddTrace from "dd-trace";
 import type { Span, SpanContext, TracerOptions } from "dd-trace";
-import type { Config } from "../config/index.ts";
 import type { Logger } from "../log.ts";
 import { PROCESSOR_VERSION } from "../version.ts";
 import { createRateLimiter, createSchemaSampler, type RateLimiter } from "./sampling.ts";
@@ -74,6 +73,23 @@ interface InternalSampler {
   _limiter?: unknown;
 }
 
+/** What the tracer reads of the configuration (built by `wiring.ts`). */
+export interface DatadogTracerOptions {
+  readonly service: string;
+  readonly env: string | undefined;
+  /** `DD_VERSION`, else the processor's own version. */
+  readonly version: string | undefined;
+  /** The Agent's trace intake, e.g. `http://localhost:8126`. */
+  readonly agentUrl: string;
+  /** `false`: standalone App and API Protection (`DD_APM_TRACING_ENABLED`). */
+  readonly apmTracingEnabled: boolean;
+  readonly apiSecurityEnabled: boolean;
+  readonly apiSecuritySampleDelayS: number;
+  /** Attack traces kept per second (`DD_APPSEC_TRACE_RATE_LIMIT`). */
+  readonly traceRateLimitPerS: number;
+  readonly clientIpHeader: string | undefined;
+}
+
 let started = false;
 
 /**
@@ -81,7 +97,7 @@ let started = false;
  * the Agent: spans are buffered and sent in the background every `flushInterval`.
  */
 export function createTracer(
-  config: Config,
+  config: DatadogTracerOptions,
   log: Logger,
   testOptions: TracerTestOptions = {},
 ): DatadogTracer {
@@ -93,7 +109,7 @@ export function createTracer(
   const options: TracerOptions = {
     service: config.service,
     version: config.version ?? PROCESSOR_VERSION,
-    url: agentUrl(config),
+    url: config.agentUrl,
     plugins: false,
     apmTracingEnabled: config.apmTracingEnabled,
     // Our WAF runs in processor/waf/; dd-trace's own AppSec would load a second one.
@@ -126,7 +142,7 @@ export function createTracer(
     {
       standalone,
       apiSecurityEnabled: config.apiSecurityEnabled,
-      asmKeepLimiter: createRateLimiter(config.traceRateLimit),
+      asmKeepLimiter: createRateLimiter(config.traceRateLimitPerS),
       schemaSampler: createSchemaSampler(config.apiSecuritySampleDelayS),
       tagOptions: { clientIpHeader: config.clientIpHeader },
     },
@@ -148,13 +164,6 @@ export function createTracer(
       return flush(tracer, timeoutMs);
     },
   };
-}
-
-/** The Agent's base URL as the processor reaches it (traces and Remote Configuration). */
-export function agentUrl(config: Config): string {
-  if (config.agentUrl !== undefined) return config.agentUrl;
-  const host = config.agentHost.includes(":") ? `[${config.agentHost}]` : config.agentHost;
-  return `http://${host}:${config.agentPort}`;
 }
 
 function loadInternals(require: NodeJS.Require, log: Logger): Internals | undefined {

@@ -3,7 +3,8 @@
  * only folder that touches dd-trace (in `dd-tracer.ts`, loaded when {@link createTracer} runs).
  */
 
-export { agentUrl, createTracer } from "./dd-tracer.ts";
+export type { DatadogTracerOptions } from "./dd-tracer.ts";
+export { createTracer } from "./dd-tracer.ts";
 export { spanTagsFor } from "./tags.ts";
 export type {
   SpanEnd,

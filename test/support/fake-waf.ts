@@ -81,6 +81,9 @@ export function fakeWaf(script: WafScript = () => undefined, options: FakeWafOpt
     replaceRules: () => {
       throw new Error("the inspector never replaces rules");
     },
+    updateConfigs: () => {
+      throw new Error("the inspector never updates the WAF's configuration");
+    },
     dispose: () => {},
   };
   const waf: FakeWaf = {

@@ -17,6 +17,7 @@ import { createInterface } from "node:readline";
 import { loadConfig } from "../../processor/config/index.ts";
 import { createLogger } from "../../processor/log.ts";
 import { createTracer, type StreamTracer } from "../../processor/tracing/index.ts";
+import { tracerOptions } from "../../processor/wiring.ts";
 import {
   type ContextScenarioName,
   request,
@@ -39,7 +40,7 @@ const log = createLogger({
 const loaded = loadConfig(process.env);
 if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
 const flushIntervalMs = Number(process.env.DRIVER_FLUSH_INTERVAL_MS ?? "100");
-const tracer = createTracer(loaded.config, log, { flushIntervalMs });
+const tracer = createTracer(tracerOptions(loaded.config), log, { flushIntervalMs });
 
 /** Plays one scenario the way the pipeline would: RH run, propagation, later runs, finish. */
 function play(name: string, scenario: TracingScenario, t: StreamTracer = tracer) {

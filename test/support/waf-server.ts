@@ -3,7 +3,6 @@
  * configured from environment-style variables like the real process.
  */
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../../processor/config/index.ts";
 import {
   type BodyBudget,
   createBodyBudget,
@@ -12,6 +11,7 @@ import {
 import { createLogger } from "../../processor/log.ts";
 import { createWafEngine, loadBlockTemplates } from "../../processor/waf/index.ts";
 import { inspectorOptions } from "../../processor/wiring.ts";
+import { testConfig } from "./config.ts";
 import { type Client, createClient } from "./grpc-client.ts";
 import { startTestServer, type TestServer, type TestServerOptions } from "./in-process.ts";
 import { createRecordingTracer, type RecordedSpan } from "./recording-tracer.ts";
@@ -46,13 +46,7 @@ export async function startWafServer(
 ): Promise<WafServer> {
   // A generous WAF budget unless a test sets one: these tests check what is detected, and the
   // default 10 ms per stream can run out on a loaded 2-core CI machine (a timeout fails open).
-  const loaded = loadConfig({
-    DD_SERVICE_EXTENSION_TLS: "false",
-    DD_APPSEC_WAF_TIMEOUT: "2s",
-    ...env,
-  });
-  if (!loaded.ok) throw new Error(`bad test config: ${JSON.stringify(loaded.errors)}`);
-  const { config } = loaded;
+  const config = testConfig({ DD_APPSEC_WAF_TIMEOUT: "2s", ...env });
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger({
     level: "debug",
