@@ -14,6 +14,7 @@ import {
 } from "../../test/support/fake-waf.ts";
 import { isProtocolError } from "../errors.ts";
 import { silentLogger } from "../log.ts";
+import type { InspectionMetrics } from "../metrics/index.ts";
 import { ADDRESSES } from "../waf/index.ts";
 import { createBodyBudget } from "./body-budget.ts";
 import { createWafInspector, PASS_THROUGH_INSPECTOR } from "./inspector.ts";
@@ -39,6 +40,7 @@ const BLOCK = { kind: "block", status: 403, type: "json", securityResponseId: "i
 const REDIRECT = { kind: "redirect", status: 302, location: "/blocked" } as const;
 
 interface Setup {
+  readonly metrics?: InspectionMetrics;
   readonly script?: WafScript;
   readonly waf?: FakeWafOptions;
   readonly options?: Partial<InspectorOptions>;
@@ -53,7 +55,14 @@ function setup(s: Setup = {}) {
   const bodyBudget = createBodyBudget(s.budgetBytes ?? 1 << 20);
   const inspector = createWafInspector(
     { ...OPTIONS, ...s.options },
-    { engine: waf.engine, templates: FAKE_TEMPLATES, tracer, bodyBudget, log: silentLogger },
+    {
+      engine: waf.engine,
+      templates: FAKE_TEMPLATES,
+      tracer,
+      bodyBudget,
+      log: silentLogger,
+      metrics: s.metrics,
+    },
   );
   const inspection = inspector.open({ ...INFO, ...s.info });
   return { waf, tracer, bodyBudget, inspection };
@@ -404,4 +413,22 @@ test("a thousand exchanges leave no context open", async () => {
     inspection.end(outcomes[i % outcomes.length] ?? "complete");
   }
   assert.equal(waf.openContexts, 1, "only the context of setup()'s own inspection");
+});
+
+test("WAF runs, rule matches and inspected bodies are counted", async () => {
+  const counted: string[] = [];
+  const metrics: InspectionMetrics = {
+    wafRun: (_us, timedOut, failed) => counted.push(`run:${timedOut}:${failed}`),
+    ruleMatched: (id) => counted.push(`rule:${id}`),
+    bodyInspected: (direction, truncated) => counted.push(`body:${direction}:${truncated}`),
+  };
+  const { inspection } = setup({ metrics, script: blockBodies });
+  inspection.requestHeaders(headers(POST_JSON));
+  await inspection.requestBody(chunk('{"a":"attack"}', true));
+  assert.deepEqual(counted, [
+    "run:false:false",
+    "body:request:false",
+    "run:false:false",
+    "rule:scripted-rule",
+  ]);
 });
