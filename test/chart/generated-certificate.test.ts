@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { connect } from "node:tls";
-import { passThroughSession } from "../../processor/extproc/index.ts";
+import { PASS_THROUGH_INSPECTOR } from "../../processor/inspector/index.ts";
 import { startTestServer, type TestServer } from "../support/in-process.ts";
 import { render } from "./support/helm.ts";
 
@@ -34,7 +34,7 @@ describe("the chart's generated certificates with mutual TLS", () => {
     serverFiles = secretFiles(objects, "aap-aap-extproc-tls");
     clientFiles = secretFiles(objects, "aap-aap-extproc-client");
     server = await startTestServer({
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       tls: {
         cert: serverFiles.cert,
         key: serverFiles.key,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { type ConnectionOptions, connect, createServer as createTlsServer } from "node:tls";
-import { passThroughSession } from "../../processor/extproc/index.ts";
+import { PASS_THROUGH_INSPECTOR } from "../../processor/inspector/index.ts";
 import { generateSelfSigned, type TlsMaterial } from "../../processor/server/index.ts";
 import { type Client, createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import { startTestServer, type TestServer } from "../support/in-process.ts";
@@ -94,7 +94,7 @@ describe("TLS version and cipher policy", () => {
   let port: number;
   before(async () => {
     material = generateSelfSigned();
-    server = await startTestServer({ createSession: passThroughSession, tls: material });
+    server = await startTestServer({ inspector: PASS_THROUGH_INSPECTOR, tls: material });
     port = Number(server.target.split(":").pop());
   });
   after(() => server.close());
@@ -168,7 +168,7 @@ describe("mutual TLS in process", () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({
-      createSession: passThroughSession,
+      inspector: PASS_THROUGH_INSPECTOR,
       tls: { ...serverPair, source: "file", clientCa: ca.cert },
     });
   });
