@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { testConfig } from "../test/support/config.ts";
-import { agentUrl, inspectorOptions, tracerOptions } from "./wiring.ts";
+import { agentUrl, inspectorOptions, remoteConfigOptions, tracerOptions } from "./wiring.ts";
 
 test("the inspector reads its settings with their units", () => {
   const config = testConfig({
@@ -35,4 +35,17 @@ test("the tracer's Agent URL: DD_TRACE_AGENT_URL wins, IPv6 hosts are bracketed"
     tracerOptions(testConfig({ DD_APPSEC_TRACE_RATE_LIMIT: "7" })).traceRateLimitPerS,
     7,
   );
+});
+
+test("Remote Configuration: blocking and ASM_DD follow observability mode and DD_APPSEC_RULES", () => {
+  const defaults = remoteConfigOptions(testConfig());
+  assert.equal(defaults.enabled, true);
+  assert.equal(defaults.pollIntervalMs, 5000);
+  assert.equal(defaults.blocking, true);
+  assert.equal(defaults.rulesPinned, false);
+  const pinned = remoteConfigOptions(
+    testConfig({ DD_APPSEC_RULES: "/rules.json", DD_SERVICE_EXTENSION_OBSERVABILITY_MODE: "true" }),
+  );
+  assert.equal(pinned.blocking, false);
+  assert.equal(pinned.rulesPinned, true);
 });
