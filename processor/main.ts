@@ -382,7 +382,7 @@ async function startGrpc(
     services,
     ...(tls ? { tls } : {}),
     maxConcurrentStreams: config.maxConcurrentStreams,
-    readMaxBytes: config.bodyLimit + MESSAGE_HEADROOM_BYTES,
+    readMaxBytes: config.bodyLimitBytes + MESSAGE_HEADROOM_BYTES,
   });
   const stopWatching =
     tls && (tls.source === "file" || tls.clientCa !== undefined)
@@ -396,7 +396,7 @@ async function startGrpc(
     ...(tls?.clientCa ? { clientCa: describeClientCa(tls.clientCa) } : {}),
     ...(tls ? describeCertificate(tls.cert) : {}),
     version: config.version ?? PROCESSOR_VERSION,
-    bodyLimit: config.bodyLimit,
+    bodyLimitBytes: config.bodyLimitBytes,
     observabilityMode: config.observabilityMode,
   });
   return {
@@ -504,7 +504,7 @@ function loadInspector(config: Config, log: Logger): Serving {
     // forks (alone, or a worker), so the workers' own config still sees the user's value.
     process.env.DD_REMOTE_CONFIGURATION_ENABLED = "false";
     const tracer = createTracer(tracerOptions(config), log.child("tracing"));
-    const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
+    const bodyBudget = createBodyBudget(config.bodyMemoryLimitBytes);
     const inspection = (): InspectionStatus => ({
       appsecEnabled: true,
       wafReady: engine.loadedRules > 0,
@@ -512,7 +512,7 @@ function loadInspector(config: Config, log: Logger): Serving {
       rulesVersion: engine.rulesVersion,
       loadedRules: engine.loadedRules,
       failedRules: engine.failedRules.length,
-      bodyInspection: config.bodyLimit > 0,
+      bodyInspection: config.bodyLimitBytes > 0,
       blocking: !config.observabilityMode,
     });
     const metrics = createMetrics({ worker: workerLabel(), status: inspection, bodyBudget });

@@ -10,7 +10,7 @@ import type { DatadogTracerOptions } from "./tracing/index.ts";
 /** The inspector's settings. */
 export function inspectorOptions(config: Config): InspectorOptions {
   return {
-    bodyLimitBytes: config.bodyLimit,
+    bodyLimitBytes: config.bodyLimitBytes,
     responseBodyMode: config.responseBodyMode,
     wafBudgetUs: config.wafTimeoutUs,
     observabilityMode: config.observabilityMode,
@@ -29,7 +29,7 @@ export function tracerOptions(config: Config): DatadogTracerOptions {
     apmTracingEnabled: config.apmTracingEnabled,
     apiSecurityEnabled: config.apiSecurityEnabled,
     apiSecuritySampleDelayS: config.apiSecuritySampleDelayS,
-    traceRateLimitPerS: config.traceRateLimit,
+    traceRateLimitPerS: config.traceRateLimitPerS,
     clientIpHeader: config.clientIpHeader,
   };
 }

@@ -19,7 +19,7 @@ describe("loadConfig", () => {
     assert.equal(config.tls, true);
     assert.equal(config.tlsCertFile, "localhost.crt");
     assert.equal(config.tlsKeyFile, "localhost.key");
-    assert.equal(config.bodyLimit, 10_485_760);
+    assert.equal(config.bodyLimitBytes, 10_485_760);
     assert.equal(config.wafTimeoutUs, 10_000);
     assert.equal(config.observabilityMode, false);
     assert.equal(config.service, "serviceextensions");
@@ -84,7 +84,7 @@ describe("loadConfig", () => {
     assert.equal(config.observabilityMode, true);
     assert.equal(config.drainTimeoutMs, 5000);
     assert.equal(config.logLevel, "debug");
-    assert.equal(config.bodyLimit, 0);
+    assert.equal(config.bodyLimitBytes, 0);
     assert.equal(config.wafTimeoutUs, 2500);
     assert.equal(config.udsPath, "/tmp/x.sock");
   });

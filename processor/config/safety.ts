@@ -17,11 +17,11 @@ export function checkSafety(
 ): { errors: ConfigError[]; warnings: string[] } {
   const errors: ConfigError[] = [];
   const warnings: string[] = [];
-  if (config.bodyLimit > 0 && config.bodyMemoryLimit < config.bodyLimit) {
+  if (config.bodyLimitBytes > 0 && config.bodyMemoryLimitBytes < config.bodyLimitBytes) {
     errors.push({
       name: "DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT",
-      value: env.DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT ?? String(config.bodyMemoryLimit),
-      expected: `at least DD_APPSEC_BODY_PARSING_SIZE_LIMIT (${config.bodyLimit}): a smaller budget cuts every large body short`,
+      value: env.DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT ?? String(config.bodyMemoryLimitBytes),
+      expected: `at least DD_APPSEC_BODY_PARSING_SIZE_LIMIT (${config.bodyLimitBytes}): a smaller budget cuts every large body short`,
     });
   }
   if (!config.appsecEnabled) {
@@ -29,7 +29,7 @@ export function checkSafety(
       "DD_APPSEC_ENABLED=false: App and API Protection is DISABLED, requests are not inspected",
     );
   }
-  if (config.appsecEnabled && config.bodyLimit === 0) {
+  if (config.appsecEnabled && config.bodyLimitBytes === 0) {
     warnings.push(
       "DD_APPSEC_BODY_PARSING_SIZE_LIMIT=0: body inspection is OFF, attacks in request and response bodies are not seen",
     );
@@ -39,7 +39,7 @@ export function checkSafety(
       `DD_APPSEC_WAF_TIMEOUT is ${config.wafTimeoutUs} µs: below 1ms many WAF runs time out and their requests pass uninspected (see the waf timeouts metric)`,
     );
   }
-  if (config.appsecEnabled && config.traceRateLimit === 0) {
+  if (config.appsecEnabled && config.traceRateLimitPerS === 0) {
     warnings.push(
       "DD_APPSEC_TRACE_RATE_LIMIT=0: no trace with a security event is kept, attacks are blocked but not reported to Datadog",
     );

@@ -45,9 +45,9 @@ export interface Config {
   readonly workers: number | undefined;
   readonly logLevel: LogLevel;
   /** Bytes of each body analysed; 0 turns body inspection off. */
-  readonly bodyLimit: number;
+  readonly bodyLimitBytes: number;
   /** Process-wide bound on buffered body bytes. */
-  readonly bodyMemoryLimit: number;
+  readonly bodyMemoryLimitBytes: number;
   /** How response bodies are asked for (request bodies are always streamed). */
   readonly responseBodyMode: "streamed" | "buffered-partial";
   /** WAF time budget per stream, in microseconds, across all runs of the stream. */
@@ -58,7 +58,7 @@ export interface Config {
   readonly obfuscatorValueRegex: string | undefined;
   readonly blockedTemplateJson: string | undefined;
   readonly blockedTemplateHtml: string | undefined;
-  readonly traceRateLimit: number;
+  readonly traceRateLimitPerS: number;
   readonly apmTracingEnabled: boolean;
   readonly apiSecurityEnabled: boolean;
   readonly apiSecuritySampleDelayS: number;
@@ -274,7 +274,7 @@ const ROWS = [
   },
   {
     name: "DD_APPSEC_BODY_PARSING_SIZE_LIMIT",
-    field: "bodyLimit",
+    field: "bodyLimitBytes",
     default: 10_485_760,
     defaultText: "10485760",
     description:
@@ -283,7 +283,7 @@ const ROWS = [
   },
   {
     name: "DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT",
-    field: "bodyMemoryLimit",
+    field: "bodyMemoryLimitBytes",
     default: 134_217_728,
     defaultText: "134217728",
     description:
@@ -361,7 +361,7 @@ const ROWS = [
   },
   {
     name: "DD_APPSEC_TRACE_RATE_LIMIT",
-    field: "traceRateLimit",
+    field: "traceRateLimitPerS",
     default: 100,
     defaultText: "100",
     description:

@@ -10,7 +10,7 @@ test("body buffer: keeps chunks under the limit", () => {
   buffer.append(bytes("abc"));
   buffer.append(bytes("def"));
   assert.equal(text(buffer.bytes()), "abcdef");
-  assert.equal(buffer.size, 6);
+  assert.equal(buffer.sizeBytes, 6);
   assert.equal(buffer.received, 6);
   assert.equal(buffer.truncated, false);
 });
@@ -32,7 +32,7 @@ test("body buffer: an overflowing chunk keeps only what fits", () => {
   buffer.append(bytes("abc"));
   buffer.append(bytes("defgh"));
   assert.equal(text(buffer.bytes()), "abcde");
-  assert.equal(buffer.size, 5);
+  assert.equal(buffer.sizeBytes, 5);
   assert.equal(buffer.truncated, true);
   assert.equal(buffer.received, 8);
 });
@@ -40,7 +40,7 @@ test("body buffer: an overflowing chunk keeps only what fits", () => {
 test("body buffer: a limit of 0 keeps nothing", () => {
   const buffer = createBodyBuffer(0);
   buffer.append(bytes("x"));
-  assert.equal(buffer.size, 0);
+  assert.equal(buffer.sizeBytes, 0);
   assert.equal(buffer.bytes().byteLength, 0);
   assert.equal(buffer.truncated, true);
 });
@@ -57,7 +57,7 @@ test("body buffer: memory stays at the limit whatever arrives", () => {
   const buffer = createBodyBuffer(1024);
   const chunk = new Uint8Array(64 * 1024);
   for (let i = 0; i < 1000; i++) buffer.append(chunk);
-  assert.equal(buffer.size, 1024);
+  assert.equal(buffer.sizeBytes, 1024);
   assert.equal(buffer.bytes().byteLength, 1024);
   assert.equal(buffer.received, 64 * 1024 * 1000);
 });
@@ -77,9 +77,9 @@ test("body buffer: a sniffed body that starts like a known binary stops at once"
   assert.equal(buffer.truncated, false, "too few bytes to tell yet");
   buffer.append(Uint8Array.from([0x1a, 0x0a, 0, 0, 0, 0x0d]));
   assert.equal(buffer.truncated, true);
-  assert.equal(buffer.size, 12);
+  assert.equal(buffer.sizeBytes, 12);
   buffer.append(new Uint8Array(100));
-  assert.equal(buffer.size, 12, "nothing more is kept");
+  assert.equal(buffer.sizeBytes, 12, "nothing more is kept");
   assert.equal(buffer.received, 112);
 });
 
@@ -89,5 +89,5 @@ test("body buffer: a sniffed body of text keeps going", () => {
   buffer.append(json);
   buffer.append(bytes("more"));
   assert.equal(buffer.truncated, false);
-  assert.equal(buffer.size, json.length + 4);
+  assert.equal(buffer.sizeBytes, json.length + 4);
 });

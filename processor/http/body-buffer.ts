@@ -8,7 +8,7 @@ export interface BodyBuffer {
   /** The kept bytes, concatenated (cached until the next append). */
   bytes(): Uint8Array;
   /** Bytes kept, at most the limit. */
-  readonly size: number;
+  readonly sizeBytes: number;
   /** True once a byte arrived that did not fit. A chunk that exactly fills the buffer does not set it. */
   readonly truncated: boolean;
   /** Total bytes seen, kept or not. */
@@ -29,13 +29,13 @@ export interface BodyBufferOptions {
 const SIGNATURE_BYTES = 12;
 
 /**
- * Creates a buffer that keeps at most `limit` bytes (a limit ≤ 0 keeps nothing). Chunks are
+ * Creates a buffer that keeps at most `limitBytes` bytes (a limit ≤ 0 keeps nothing). Chunks are
  * stored as copies and joined on demand, so memory follows what was kept, not the limit: a small
  * body does not reserve 10 MiB. Matches the Go processor's truncation rule
  * (docs/go-compatibility.md#bodies).
  */
-export function createBodyBuffer(limit: number, options: BodyBufferOptions = {}): BodyBuffer {
-  const max = Math.max(0, Math.floor(limit));
+export function createBodyBuffer(limitBytes: number, options: BodyBufferOptions = {}): BodyBuffer {
+  const max = Math.max(0, Math.floor(limitBytes));
   let chunks: Uint8Array[] = [];
   let size = 0;
   let received = 0;
@@ -61,7 +61,7 @@ export function createBodyBuffer(limit: number, options: BodyBufferOptions = {})
       if (chunks.length !== 1) chunks = [Buffer.concat(chunks, size)];
       return chunks[0] as Uint8Array;
     },
-    get size() {
+    get sizeBytes() {
       return size;
     },
     get truncated() {

@@ -13,7 +13,7 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 const MiB = 1024 * 1024;
 
 function options(contentType: string | undefined, extra: Partial<ParseBodyOptions> = {}) {
-  const base: ParseBodyOptions = { truncated: false, limit: MiB };
+  const base: ParseBodyOptions = { truncated: false, limitBytes: MiB };
   return { ...base, ...(contentType === undefined ? {} : { contentType }), ...extra };
 }
 
@@ -203,7 +203,7 @@ test("body: decompression bomb (1 GiB of zeros) stops at the limit, fast", async
   const started = performance.now();
   const result = await parseBody(
     bomb,
-    options("text/plain", { contentEncoding: "gzip", limit: MiB }),
+    options("text/plain", { contentEncoding: "gzip", limitBytes: MiB }),
   );
   const elapsed = performance.now() - started;
   assert.ok(result.ok);
@@ -215,7 +215,7 @@ test("body: brotli bomb stops at the limit", async () => {
   const bomb = brotliCompressSync(new Uint8Array(64 * MiB));
   const result = await parseBody(
     bomb,
-    options("text/plain", { contentEncoding: "br", limit: MiB }),
+    options("text/plain", { contentEncoding: "br", limitBytes: MiB }),
   );
   assert.ok(result.ok);
   assert.ok(result.notes.includes("body-truncated"));
@@ -238,7 +238,7 @@ test("body malformed: 10,000-deep JSON nesting", async () => {
 test("body malformed: million-element JSON array", async () => {
   const result = await parseBody(
     bytes(`[${"0,".repeat(1_000_000)}0]`),
-    options("application/json", { limit: 4 * MiB }),
+    options("application/json", { limitBytes: 4 * MiB }),
   );
   assert.ok(result.ok && (result.value as unknown[]).length === 256);
 });
@@ -246,7 +246,7 @@ test("body malformed: million-element JSON array", async () => {
 test("body malformed: 10 MB single-line text", async () => {
   const result = await parseBody(
     new Uint8Array(10 * MiB).fill(0x61),
-    options("text/plain", { limit: 10 * MiB }),
+    options("text/plain", { limitBytes: 10 * MiB }),
   );
   assert.ok(result.ok && (result.value as string).length === 4096);
   assert.ok(result.ok && result.notes.includes("string-truncated"));
@@ -267,7 +267,7 @@ test("body malformed: million-pair form keeps 256 keys", async () => {
   const body = Array.from({ length: 1_000_000 }, (_, i) => `k${i}=v`).join("&");
   const result = await parseBody(
     bytes(body),
-    options("application/x-www-form-urlencoded", { limit: 16 * MiB }),
+    options("application/x-www-form-urlencoded", { limitBytes: 16 * MiB }),
   );
   assert.ok(result.ok && Object.keys(result.value as object).length === 256);
 });

@@ -38,7 +38,7 @@ export interface ParseBodyOptions {
   /** The body was cut at the limit (from the body buffer): parse leniently. */
   truncated: boolean;
   /** Body limit in bytes; also bounds the inflated size of an encoded body. */
-  limit: number;
+  limitBytes: number;
 }
 
 /**
@@ -54,9 +54,9 @@ export type BodyParseResult =
   | { ok: false; reason: BodySkipReason };
 
 /**
- * Parses a body for the WAF. Content codings are undone first, bounded by `limit`, which is why
- * this is asynchronous (see decodeContent); a clean body with no coding is read at once. Value
- * shapes by kind:
+ * Parses a body for the WAF. Content codings are undone first, bounded by `limitBytes`, which is
+ * why this is asynchronous (see decodeContent); a clean body with no coding is read at once.
+ * Value shapes by kind:
  * - json: the parsed value (cut to the WAF limits); malformed text is read leniently and passed
  *   as text too, so the WAF still sees it;
  * - urlencoded: `Record<string, string[]>`, decoded like the query string;
@@ -75,7 +75,7 @@ export async function parseBody(
   if (!needsDecoding(bytes, options.contentEncoding)) {
     return readBody(bytes, plans, options.truncated, []);
   }
-  const decoded = await decodeContent(bytes, options.contentEncoding, options.limit);
+  const decoded = await decodeContent(bytes, options.contentEncoding, options.limitBytes);
   if (!decoded.ok) return decoded;
   const declared = codingsOf(options.contentEncoding).length > 0;
   const ignored = decoded.notes.includes("coding-ignored");

@@ -65,9 +65,9 @@ function mayBeBrotli(bytes: Uint8Array): boolean {
  * sent as `gzip`, an unknown coding) leaves the bytes as they are, since a backend that ignores the
  * header reads them so; binary bytes under an unknown coding stay unsupported.
  *
- * At most `limit` bytes of output are kept: the decoder is stopped as soon as the limit is passed,
- * so a decompression bomb costs about `limit` bytes of work and memory, and the output is then
- * `truncated`. A cut input (a body truncated at the limit) is decoded as far as it goes.
+ * At most `limitBytes` bytes of output are kept: the decoder is stopped as soon as the limit is
+ * passed, so a decompression bomb costs about `limitBytes` bytes of work and memory, and the output
+ * is then `truncated`. A cut input (a body truncated at the limit) is decoded as far as it goes.
  *
  * Asynchronous on purpose: Node's synchronous zlib calls can bound their output
  * (`maxOutputLength`) but then throw and discard everything, so a body padded past the limit
@@ -76,7 +76,7 @@ function mayBeBrotli(bytes: Uint8Array): boolean {
 export async function decodeContent(
   bytes: Uint8Array,
   contentEncoding: string | undefined,
-  limit: number,
+  limitBytes: number,
 ): Promise<DecodeResult> {
   const declared = codingsOf(contentEncoding);
   const known = declared.map((c) => (Object.hasOwn(CODINGS, c) ? CODINGS[c] : undefined));
@@ -87,11 +87,11 @@ export async function decodeContent(
   }
   let current: Decoded = { bytes, truncated: false, notes: [] };
   for (const coding of (known as Coding[]).reverse()) {
-    const next = await inflateBounded(current.bytes, coding, limit);
+    const next = await inflateBounded(current.bytes, coding, limitBytes);
     if (!next.ok) return ignoredLayer(current, next);
     current = { ...next, truncated: next.truncated || current.truncated, notes: current.notes };
   }
-  return { ok: true, ...(await undoSniffedLayers(current, limit, declared.length)) };
+  return { ok: true, ...(await undoSniffedLayers(current, limitBytes, declared.length)) };
 }
 
 interface Decoded {
@@ -107,12 +107,16 @@ function ignoredLayer(current: Decoded, failure: DecodeResult): DecodeResult {
 }
 
 /** Undoes the codings the bytes show, up to {@link MAX_LAYERS} layers in all. */
-async function undoSniffedLayers(start: Decoded, limit: number, layers: number): Promise<Decoded> {
+async function undoSniffedLayers(
+  start: Decoded,
+  limitBytes: number,
+  layers: number,
+): Promise<Decoded> {
   let current = start;
   for (let layer = layers; layer < MAX_LAYERS; layer++) {
     const coding = sniffedCoding(current.bytes);
     if (coding === undefined) break;
-    const next = await inflateBounded(current.bytes, coding, limit);
+    const next = await inflateBounded(current.bytes, coding, limitBytes);
     // Brotli is only a guess: keep its output only when that output is text.
     if (!next.ok || (coding === "br" && !isText(next.bytes))) break;
     current = {
@@ -139,8 +143,12 @@ export function codingsOf(contentEncoding: string | undefined): string[] {
     .filter((c) => c !== "" && c !== "identity");
 }
 
-function inflateBounded(bytes: Uint8Array, coding: Coding, limit: number): Promise<DecodeResult> {
-  const out = createBodyBuffer(limit);
+function inflateBounded(
+  bytes: Uint8Array,
+  coding: Coding,
+  limitBytes: number,
+): Promise<DecodeResult> {
+  const out = createBodyBuffer(limitBytes);
   const stream = decoderFor(coding, bytes);
   return new Promise((resolve) => {
     const finish = (result: DecodeResult): void => {
@@ -155,7 +163,7 @@ function inflateBounded(bytes: Uint8Array, coding: Coding, limit: number): Promi
     // from a non-empty input is a failure, so the caller can read the bytes as they are.
     const done = (truncated: boolean) =>
       finish(
-        out.size > 0
+        out.sizeBytes > 0
           ? { ok: true, bytes: out.bytes(), truncated, notes: [] }
           : { ok: false, reason: "decompression-failed" },
       );

@@ -26,7 +26,7 @@ export async function bodyAddresses(
     ...(body.contentType ? { contentType: body.contentType } : {}),
     ...(body.contentEncoding ? { contentEncoding: body.contentEncoding } : {}),
     truncated: body.truncated,
-    limit: limitBytes,
+    limitBytes,
   });
   if (!parsed.ok) return { ok: false, note: `${direction}:${parsed.reason}` };
   if (direction === "response") {

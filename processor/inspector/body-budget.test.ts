@@ -6,18 +6,18 @@ test("reserves up to the limit and refuses beyond it, taking nothing on refusal"
   const budget = createBodyBudget(100);
   assert.equal(budget.tryReserve(60), true);
   assert.equal(budget.tryReserve(41), false);
-  assert.equal(budget.used, 60);
+  assert.equal(budget.usedBytes, 60);
   assert.equal(budget.tryReserve(40), true);
-  assert.equal(budget.used, 100);
+  assert.equal(budget.usedBytes, 100);
 });
 
 test("release gives bytes back and never goes below zero", () => {
   const budget = createBodyBudget(10);
   budget.tryReserve(10);
   budget.release(4);
-  assert.equal(budget.used, 6);
+  assert.equal(budget.usedBytes, 6);
   budget.release(100);
-  assert.equal(budget.used, 0);
+  assert.equal(budget.usedBytes, 0);
 });
 
 test("an empty reservation always succeeds", () => {
@@ -31,5 +31,5 @@ test("reserveUpTo grants what is left", () => {
   assert.equal(budget.reserveUpTo(7), 7);
   assert.equal(budget.reserveUpTo(7), 3);
   assert.equal(budget.reserveUpTo(7), 0);
-  assert.equal(budget.used, 10);
+  assert.equal(budget.usedBytes, 10);
 });

@@ -15,9 +15,9 @@ export interface BodyBudget {
   /** Gives back bytes taken earlier. */
   release(bytes: number): void;
   /** Bytes currently held. */
-  readonly used: number;
+  readonly usedBytes: number;
   /** The bound, in bytes. */
-  readonly limit: number;
+  readonly limitBytes: number;
 }
 
 /** Creates a budget of `limit` bytes. */
@@ -38,9 +38,9 @@ export function createBodyBudget(limit: number): BodyBudget {
     release(bytes) {
       used = Math.max(0, used - bytes);
     },
-    get used() {
+    get usedBytes() {
       return used;
     },
-    limit,
+    limitBytes: limit,
   };
 }

@@ -74,13 +74,13 @@ export class BodyCollector {
 
   /** Bytes held and not handed over yet. */
   get pending(): boolean {
-    return !this.#handedOver && this.#buffer.size > 0;
+    return !this.#handedOver && this.#buffer.sizeBytes > 0;
   }
 
   /** Keeps what fits of a chunk; says whether the body should be analysed now. */
   add(bytes: Uint8Array, endOfStream: boolean): AfterChunk {
     if (this.#handedOver) return "wait";
-    const kept = Math.max(0, Math.min(bytes.length, this.#limitBytes - this.#buffer.size));
+    const kept = Math.max(0, Math.min(bytes.length, this.#limitBytes - this.#buffer.sizeBytes));
     const granted = this.#budget.reserveUpTo(kept);
     this.#reservedBytes += granted;
     if (granted < kept) {

@@ -239,18 +239,18 @@ describe("bodies", () => {
     inspection.requestHeaders(headers(POST_JSON));
     assert.equal(await kindOf(inspection.requestBody(chunk('{"a":"xx"}'))), "continue");
     assert.equal(waf.runs.length, 2, "analysed at once, as a truncated body");
-    assert.equal(bodyBudget.used, 0);
+    assert.equal(bodyBudget.usedBytes, 0);
     inspection.end("complete");
-    assert.equal(bodyBudget.used, 0);
+    assert.equal(bodyBudget.usedBytes, 0);
   });
 
   test("a body held when the exchange ends gives its bytes back", () => {
     const { inspection, bodyBudget } = setup();
     inspection.requestHeaders(headers(POST_JSON));
     inspection.requestBody(chunk("{"));
-    assert.equal(bodyBudget.used, 1);
+    assert.equal(bodyBudget.usedBytes, 1);
     inspection.end("cancelled");
-    assert.equal(bodyBudget.used, 0);
+    assert.equal(bodyBudget.usedBytes, 0);
   });
 });
 

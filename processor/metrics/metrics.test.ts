@@ -91,7 +91,7 @@ describe("metrics", () => {
   });
 
   test("bodies inspected and truncated, and the body memory budget", async () => {
-    const bodyBudget = { used: 4096, limit: 1 << 20 };
+    const bodyBudget = { usedBytes: 4096, limitBytes: 1 << 20 };
     const process = createMetrics({ worker: "0", status: () => READY, bodyBudget });
     process.metrics.bodyInspected("request", false);
     process.metrics.bodyInspected("request", true);

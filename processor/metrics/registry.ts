@@ -46,7 +46,7 @@ export interface MetricsSources {
   /** Current WAF state (it changes when remote configuration replaces the rules). */
   readonly status: () => InspectionStatus;
   /** Process-wide body memory budget, when this process inspects bodies. */
-  readonly bodyBudget?: { readonly used: number; readonly limit: number } | undefined;
+  readonly bodyBudget?: { readonly usedBytes: number; readonly limitBytes: number } | undefined;
 }
 
 /** A process's metrics: the recorder the serving code calls, and its registry for scrapes. */
@@ -329,12 +329,12 @@ function registerBodyMetrics(registry: Registry, recorder: Recorder, sources: Me
     registry,
     "body_memory_used_bytes",
     "Body bytes held for analysis now (the budget is DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT).",
-    () => sources.bodyBudget?.used ?? 0,
+    () => sources.bodyBudget?.usedBytes ?? 0,
   );
   collectedGauge(
     registry,
     "body_memory_limit_bytes",
     "The body memory budget (DD_SERVICE_EXTENSION_BODY_MEMORY_LIMIT).",
-    () => sources.bodyBudget?.limit ?? 0,
+    () => sources.bodyBudget?.limitBytes ?? 0,
   );
 }

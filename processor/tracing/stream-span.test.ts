@@ -57,7 +57,7 @@ describe("recording tracer: keep, propagation, finish once", () => {
   });
 
   test("the ASM keep is rate-limited (DD_APPSEC_TRACE_RATE_LIMIT); events are still tagged", () => {
-    const tracer = createRecordingTracer({ traceRateLimit: 2, now: () => 0 });
+    const tracer = createRecordingTracer({ traceRateLimitPerS: 2, now: () => 0 });
     for (let i = 0; i < 4; i += 1) play(tracer, "monitored");
     assert.deepEqual(
       tracer.spans.map((s) => s.asmKept),

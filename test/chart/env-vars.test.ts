@@ -67,7 +67,7 @@ for (const values of scenarios) {
       assert.ok(envoyFilter);
       const { extProc } = decodeEnvoyFilter(envoyFilter);
       assert.equal(extProc.observabilityMode, config.observabilityMode);
-      assert.equal(extProc.allowModeOverride, config.bodyLimit > 0);
+      assert.equal(extProc.allowModeOverride, config.bodyLimitBytes > 0);
       if (!config.observabilityMode) {
         const messageTimeoutUs =
           Number(extProc.messageTimeout?.seconds ?? 0n) * 1e6 +

@@ -427,7 +427,7 @@ describe("the process-wide body memory budget (DD_SERVICE_EXTENSION_BODY_MEMORY_
       const holder = openStream(waf.client);
       await exchange(holder, requestHeaders(post("text/plain"), false));
       await exchange(holder, requestBody("x".repeat(40), false));
-      assert.equal(waf.bodyBudget.used, 40);
+      assert.equal(waf.bodyBudget.usedBytes, 40);
       // ...so the second one is cut in its second chunk (5 of 30 bytes fit), and analysed then.
       const second = openStream(waf.client);
       await exchange(second, requestHeaders(post("application/json"), false));
@@ -435,17 +435,17 @@ describe("the process-wide body memory budget (DD_SERVICE_EXTENSION_BODY_MEMORY_
         statusOf(await exchange(second, requestBody('{"name": "$globals"', false))),
         "requestBody",
       );
-      assert.equal(waf.bodyBudget.used, 59);
+      assert.equal(waf.bodyBudget.usedBytes, 59);
       assert.equal(
         statusOf(await exchange(second, requestBody(', "pad": "xxxxxxxxxxxxxxxxxx"}', false))),
         403,
       );
-      assert.equal(waf.bodyBudget.used, 40, "the cut body released its bytes");
+      assert.equal(waf.bodyBudget.usedBytes, 40, "the cut body released its bytes");
       holder.cancel();
       await holder.status;
-      for (let i = 0; i < 100 && waf.bodyBudget.used > 0; i++)
+      for (let i = 0; i < 100 && waf.bodyBudget.usedBytes > 0; i++)
         await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.equal(waf.bodyBudget.used, 0, "the cancelled stream released its bytes");
+      assert.equal(waf.bodyBudget.usedBytes, 0, "the cancelled stream released its bytes");
       const end = waf.streamEnds().find((line) => Array.isArray(line.bodyNotes));
       assert.deepEqual(end?.bodyNotes, ["request:memory-budget"]);
     } finally {

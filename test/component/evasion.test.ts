@@ -402,7 +402,7 @@ describe("detection under evasion (issue 14)", () => {
     await exchange(stream, requestHeaders(headerList("PUT", "/files/a"), false));
     const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(4096, 7)]);
     assert.equal(kindOf(await exchange(stream, requestBody(png, false))), "requestBody");
-    assert.equal(waf.bodyBudget.used, 0);
+    assert.equal(waf.bodyBudget.usedBytes, 0);
     assert.equal(kindOf(await exchange(stream, requestBody(png, true))), "requestBody");
     stream.cancel();
   });
@@ -411,10 +411,10 @@ describe("detection under evasion (issue 14)", () => {
     const stream = openStream(waf.client);
     await exchange(stream, requestHeaders(headerList("PUT", "/files/a"), false));
     await exchange(stream, requestBody('{"payload":', false));
-    assert.equal(waf.bodyBudget.used, 11);
+    assert.equal(waf.bodyBudget.usedBytes, 11);
     const reply = await exchange(stream, requestBody('"match-request-body"}', true));
     assert.equal(kindOf(reply), "immediateResponse");
-    assert.equal(waf.bodyBudget.used, 0);
+    assert.equal(waf.bodyBudget.usedBytes, 0);
   });
 
   for (const [name, headers, body] of UPLOADS) {

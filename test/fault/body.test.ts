@@ -101,7 +101,7 @@ function assertPassed(kinds: string[]): void {
 
 async function released(what: string): Promise<void> {
   await waitFor(() => waf.server.idleStreams.size === 0, 5000, `${what}: streams closed`);
-  assert.equal(waf.bodyBudget.used, 0, `${what}: body budget returned`);
+  assert.equal(waf.bodyBudget.usedBytes, 0, `${what}: body budget returned`);
   await blocksAttack(waf.client);
   waf.forget();
   await assertHeapBack(baseline, what);

@@ -67,7 +67,7 @@ async function allReleased(server: WafServer | string, what?: string): Promise<v
   const target = typeof server === "string" ? waf : server;
   const label = typeof server === "string" ? server : (what ?? "");
   await waitFor(() => target.server.idleStreams.size === 0, 5000, `${label}: streams closed`);
-  assert.equal(target.bodyBudget.used, 0, `${label}: body budget returned`);
+  assert.equal(target.bodyBudget.usedBytes, 0, `${label}: body budget returned`);
   await blocksAttack(target.client);
   waf.forget();
   idle.forget();

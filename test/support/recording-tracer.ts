@@ -58,7 +58,7 @@ export interface RecordingTracerOptions {
   /** Default 30. */
   readonly apiSecuritySampleDelayS?: number;
   /** Default 100. */
-  readonly traceRateLimit?: number;
+  readonly traceRateLimitPerS?: number;
   readonly clientIpHeader?: string;
   readonly now?: Clock;
 }
@@ -72,7 +72,7 @@ export function createRecordingTracer(
     {
       standalone: options.apmTracingEnabled !== true,
       apiSecurityEnabled: options.apiSecurityEnabled ?? true,
-      asmKeepLimiter: createRateLimiter(options.traceRateLimit ?? 100, now),
+      asmKeepLimiter: createRateLimiter(options.traceRateLimitPerS ?? 100, now),
       schemaSampler: createSchemaSampler(options.apiSecuritySampleDelayS ?? 30, now),
       tagOptions: { clientIpHeader: options.clientIpHeader },
     },

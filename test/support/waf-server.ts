@@ -58,12 +58,12 @@ export async function startWafServer(
     htmlPath: config.blockedTemplateHtml,
     log,
   });
-  const bodyBudget = createBodyBudget(config.bodyMemoryLimit);
+  const bodyBudget = createBodyBudget(config.bodyMemoryLimitBytes);
   const tracer = createRecordingTracer({
     apmTracingEnabled: config.apmTracingEnabled,
     apiSecurityEnabled: config.apiSecurityEnabled,
     apiSecuritySampleDelayS: config.apiSecuritySampleDelayS,
-    traceRateLimit: config.traceRateLimit,
+    traceRateLimitPerS: config.traceRateLimitPerS,
     ...(config.clientIpHeader ? { clientIpHeader: config.clientIpHeader } : {}),
   });
   const server = await startTestServer({
