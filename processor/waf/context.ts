@@ -93,8 +93,17 @@ function failed(errorCode: number): WafRunResult {
  * Creates a context on `handle`. If libddwaf cannot create one (or `handle` is undefined, as after
  * the engine is disposed) the context is born disposed, so each run reports an error code.
  */
-export function createWafContext(handle: HandleRef | undefined, log: Logger): WafContext {
-  return new StreamContext(handle, log);
+export function createWafContext(
+  handle: HandleRef | undefined,
+  log: Logger,
+  live: LiveCount = { open: 0 },
+): WafContext {
+  return new StreamContext(handle, log, live);
+}
+
+/** Native contexts created and not yet disposed, shared by the contexts of one engine. */
+export interface LiveCount {
+  open: number;
 }
 
 const NO_ADDRESSES: ReadonlySet<string> = new Set();
@@ -110,15 +119,18 @@ class StreamContext implements WafContext {
   #known: ReadonlySet<string> = new Set();
   readonly #handle: HandleRef | undefined;
   readonly #log: Logger;
+  readonly #live: LiveCount;
 
-  constructor(handle: HandleRef | undefined, log: Logger) {
+  constructor(handle: HandleRef | undefined, log: Logger, live: LiveCount) {
     this.#handle = handle;
     this.#log = log;
+    this.#live = live;
     this.rulesVersion = handle?.info.rulesVersion;
     this.#ruleAddresses = handle?.info.ruleAddresses ?? NO_ADDRESSES;
     if (handle === undefined) return;
     try {
       ({ native: this.#native, knownAddresses: this.#known } = handle.acquire());
+      live.open += 1;
     } catch (cause) {
       log.error("cannot create WAF context", { error: String(cause) });
     }
@@ -172,6 +184,7 @@ class StreamContext implements WafContext {
     } catch (cause) {
       this.#log.error("cannot dispose WAF context", { error: String(cause) });
     } finally {
+      this.#live.open -= 1;
       this.#handle?.release();
     }
   }

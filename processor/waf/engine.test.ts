@@ -211,3 +211,16 @@ test("after dispose: contexts are born disposed and replaceRules fails", () => {
   const replaced = engine.replaceRules({});
   assert.equal(replaced.ok ? undefined : replaced.error.code, "engine-disposed");
 });
+
+test("open contexts are counted until disposed (disposing twice counts once)", (t) => {
+  const engine = createWafEngine({ log: silentLogger });
+  t.after(() => engine.dispose());
+  const a = engine.createContext();
+  const b = engine.createContext();
+  assert.equal(engine.openContexts, 2);
+  a.dispose();
+  a.dispose();
+  assert.equal(engine.openContexts, 1);
+  b.dispose();
+  assert.equal(engine.openContexts, 0);
+});

@@ -6,7 +6,7 @@
 import type { Logger } from "../log.ts";
 import { ADDRESSES } from "./addresses.ts";
 import { ConfigSet, type WafConfigUpdate, type WafUpdateOutcome } from "./config-set.ts";
-import { createWafContext, type WafContext } from "./context.ts";
+import { createWafContext, type LiveCount, type WafContext } from "./context.ts";
 import { WafLoadError } from "./errors.ts";
 import { buildHandle, type HandleRef, type RulesInfo } from "./handle.ts";
 import { loadNativeBinding, type NativeBinding, type NativeOptions } from "./native.ts";
@@ -39,6 +39,11 @@ export interface WafEngine {
   readonly failedRules: readonly string[];
   /** A context for one stream, on the current rules. Never throws (see `createWafContext`). */
   createContext(): WafContext;
+  /**
+   * Contexts of this engine created and not yet disposed. Each holds libddwaf memory: a count
+   * that does not return to zero once no stream is open is a leak.
+   */
+  readonly openContexts: number;
   /**
    * Loads `rules` (a parsed ruleset) into a new libddwaf handle and makes it current. Contexts of
    * the previous handle keep working; that handle is freed when the last of them is disposed.
@@ -82,6 +87,7 @@ export function createWafEngine(options: WafEngineOptions): WafEngine {
 class Engine implements WafEngine {
   readonly wafVersion: string;
   #current: HandleRef | undefined;
+  readonly #live: LiveCount = { open: 0 };
   #info: RulesInfo;
   #configs: ConfigSet;
   readonly #binding: NativeBinding;
@@ -117,7 +123,11 @@ class Engine implements WafEngine {
   }
 
   createContext(): WafContext {
-    return createWafContext(this.#current, this.#log);
+    return createWafContext(this.#current, this.#log, this.#live);
+  }
+
+  get openContexts(): number {
+    return this.#live.open;
   }
 
   replaceRules(rules: object): WafLoadResult {

@@ -78,6 +78,9 @@ export function fakeWaf(script: WafScript = () => undefined, options: FakeWafOpt
     loadedRules: 1,
     failedRules: [],
     createContext,
+    get openContexts() {
+      return open;
+    },
     replaceRules: () => {
       throw new Error("the inspector never replaces rules");
     },

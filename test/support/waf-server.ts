@@ -91,7 +91,10 @@ export async function startWafServer(
     async close() {
       client.close();
       await server.close();
+      // Every stream has ended: a libddwaf context still open now was leaked by the pipeline.
+      const open = engine.openContexts;
       engine.dispose();
+      if (open !== 0) throw new Error(`${open} WAF context(s) leaked: never disposed`);
     },
   };
 }
