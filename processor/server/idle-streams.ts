@@ -1,6 +1,6 @@
 /**
  * Ends ext_proc streams that went quiet: a stream that sends nothing, or sends request headers and
- * then stalls, would otherwise hold its session, WAF context and HTTP/2 stream until the connection
+ * then stalls, would otherwise hold its inspection, WAF context and HTTP/2 stream until the connection
  * dies. Envoy ends its own HTTP streams after its stream idle timeout (5 min by default), so a
  * stream silent for longer than ours is no longer serving a request.
  *
