@@ -36,7 +36,40 @@ function offenders(pattern: RegExp, keep: (match: RegExpMatchArray) => boolean =
   return found;
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  const headings = markdown.match(/^#{1,6} .+$/gm) ?? [];
+  return new Set(headings.map((line) => anchorOf(line.replace(/^#+ /, ""))));
+}
+
 describe("references", () => {
+  test("anchorOf follows GitHub's heading anchors", () => {
+    assert.equal(anchorOf("Ending and errors"), "ending-and-errors");
+    assert.equal(anchorOf("Name, type, resource"), "name-type-resource");
+    assert.equal(
+      anchorOf("libddwaf through `@datadog/native-appsec`"),
+      "libddwaf-through-datadognative-appsec",
+    );
+  });
+
+  test("every docs/NAME.md reference names an existing document, and its #anchor a heading", () => {
+    const broken = offenders(/\bdocs\/([a-z0-9-]+\.md)(#[a-z0-9-]+)?/g, (match) => {
+      const doc = `docs/${match[1]}`;
+      const content = text.get(doc);
+      if (content === undefined) return true;
+      return match[2] !== undefined && !anchorsOf(content).has(match[2].slice(1));
+    });
+    assert.deepEqual(broken, []);
+  });
+
   test("nothing points outside the repository", () => {
     assert.deepEqual(offenders(/\.\.\/shared\b|shared\/(reference|seed)\b|\/work\/[\w.-]+/g), []);
   });
