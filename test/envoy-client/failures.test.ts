@@ -48,7 +48,11 @@ describe("message_timeout", () => {
       { messageTimeoutMs: 150, mode: { requestBodyMode: Body.STREAMED } },
     );
     const result = await h.send(post("x".repeat(40), { chunkSize: 10 }));
-    assert.equal(result.status, 200, "6 × 30 ms > 150 ms, but each message is within its own timer");
+    assert.equal(
+      result.status,
+      200,
+      "6 × 30 ms > 150 ms, but each message is within its own timer",
+    );
     assert.equal(result.failure, undefined);
     assert.equal(result.messagesSent, 6);
   });
