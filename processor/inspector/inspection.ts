@@ -10,12 +10,12 @@ import {
   requestFromHeaders,
   responseFromHeaders,
 } from "../http/index.ts";
-import type { StreamSpan } from "../tracing/index.ts";
+import type { ExchangeSpan } from "../tracing/index.ts";
 import { ADDRESSES, compactValues, EXTRACT_SCHEMA } from "../waf/index.ts";
 import { bodyAddresses, type Direction } from "./body-addresses.ts";
 import { BodyCollector, isInspectable } from "./body-collector.ts";
+import { ExchangeWaf } from "./exchange-waf.ts";
 import type { InspectorDeps, InspectorOptions } from "./options.ts";
-import { StreamWaf } from "./stream-waf.ts";
 import type {
   BodyChunk,
   ExchangeInfo,
@@ -31,12 +31,12 @@ export class WafInspection implements Inspection {
   readonly #info: ExchangeInfo;
   readonly #options: InspectorOptions;
   readonly #deps: InspectorDeps;
-  readonly #waf: StreamWaf;
+  readonly #waf: ExchangeWaf;
   /** Never block: the processor's setting or the proxy's flag on this exchange. */
   readonly #observing: boolean;
   #request: HttpRequest | undefined;
   #response: HttpResponse | undefined;
-  #span: StreamSpan | undefined;
+  #span: ExchangeSpan | undefined;
   #requestBody: BodyCollector | undefined;
   #responseBody: BodyCollector | undefined;
   /** API Security: extract schemas in the run that analyses the response body. */
@@ -50,7 +50,7 @@ export class WafInspection implements Inspection {
     this.#options = options;
     this.#deps = deps;
     this.#observing = options.observabilityMode || info.observabilityMode;
-    this.#waf = new StreamWaf(deps.engine.createContext(), {
+    this.#waf = new ExchangeWaf(deps.engine.createContext(), {
       budgetUs: options.wafBudgetUs,
       observing: this.#observing,
       templates: deps.templates,

@@ -1,7 +1,7 @@
 /** The inspector's settings and collaborators, built once in `main` from the configuration. */
 import type { Logger } from "../log.ts";
 import type { InspectionMetrics } from "../metrics/index.ts";
-import type { StreamTracer } from "../tracing/index.ts";
+import type { ExchangeTracer } from "../tracing/index.ts";
 import type { BlockTemplates, WafEngine } from "../waf/index.ts";
 import type { BodyBudget } from "./body-budget.ts";
 import type { BodyMode } from "./verdict.ts";
@@ -27,7 +27,7 @@ export interface InspectorDeps {
   readonly engine: WafEngine;
   readonly templates: BlockTemplates;
   /** One span per exchange, started at the request headers. */
-  readonly tracer: StreamTracer;
+  readonly tracer: ExchangeTracer;
   /** Process-wide bound on buffered body bytes. */
   readonly bodyBudget: BodyBudget;
   readonly log: Logger;

@@ -32,7 +32,7 @@ export interface StreamMetrics {
   protocolError(code: string): void;
 }
 
-/** Recorded by the inspector (`inspector/stream-waf.ts`, `inspector/inspection.ts`). */
+/** Recorded by the inspector (`inspector/exchange-waf.ts`, `inspector/inspection.ts`). */
 export interface InspectionMetrics {
   /** One WAF run: libddwaf's duration, whether the budget ran out, whether it failed. */
   wafRun(durationUs: number, timedOut: boolean, failed: boolean): void;

@@ -23,7 +23,7 @@ import type { Logger } from "../log.ts";
 import { PROCESSOR_VERSION } from "../version.ts";
 import { createRateLimiter, createSchemaSampler, type RateLimiter } from "./sampling.ts";
 import { createSpanPolicy, PolicySpan, rateLimitedWarn, type SpanBackend } from "./stream-span.ts";
-import type { SpanEnd, SpanStart, SpanTags, StreamTracer } from "./types.ts";
+import type { ExchangeTracer, SpanEnd, SpanStart, SpanTags } from "./types.ts";
 
 /** Options of {@link createTracer} that are not settings (tests). */
 export interface TracerTestOptions {
@@ -33,8 +33,8 @@ export interface TracerTestOptions {
   readonly warnIntervalMs?: number;
 }
 
-/** A {@link StreamTracer} backed by dd-trace. */
-export type DatadogTracer = StreamTracer & {
+/** A {@link ExchangeTracer} backed by dd-trace. */
+export type DatadogTracer = ExchangeTracer & {
   /** Sends what is buffered (bounded by `timeoutMs`, default 2 s) and stops reporting errors. */
   shutdown(timeoutMs?: number): Promise<void>;
 };

@@ -7,8 +7,8 @@ export type { DatadogTracerOptions } from "./dd-tracer.ts";
 export { createTracer } from "./dd-tracer.ts";
 export { spanTagsFor } from "./tags.ts";
 export type {
+  ExchangeSpan,
+  ExchangeTracer,
   SpanEnd,
   SpanStart,
-  StreamSpan,
-  StreamTracer,
 } from "./types.ts";

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { WafRunResult } from "../waf/index.ts";
 import type { RateLimiter, SchemaSampler } from "./sampling.ts";
 import { type SpanTagOptions, spanTagsFor } from "./tags.ts";
-import type { SpanEnd, SpanStart, SpanTags, StreamSpan } from "./types.ts";
+import type { ExchangeSpan, SpanEnd, SpanStart, SpanTags } from "./types.ts";
 import { httpEndpoint } from "./url.ts";
 
 /** What a tracer does to the trace of one span. Methods may throw; callers contain it. */
@@ -88,8 +88,8 @@ export function rateLimitedWarn(
   };
 }
 
-/** The {@link StreamSpan} of one stream over `backend`. */
-export class PolicySpan implements StreamSpan {
+/** The {@link ExchangeSpan} of one stream over `backend`. */
+export class PolicySpan implements ExchangeSpan {
   readonly start: SpanStart;
   readonly wafResults: WafRunResult[] = [];
   asmKept = false;

@@ -1,11 +1,14 @@
-/** The tracing surface the ext_proc pipeline uses: one server span per ext_proc stream. */
+/**
+ * The tracing surface the inspector uses: one server span per HTTP exchange (request and response;
+ * with Envoy, one ext_proc stream).
+ */
 import type { HttpRequest, HttpResponse } from "../http/index.ts";
 import type { WafAction, WafRunResult } from "../waf/index.ts";
 
-/** Creates one span per ext_proc stream. */
-export interface StreamTracer {
+/** Creates one span per HTTP exchange. */
+export interface ExchangeTracer {
   /** Called at request headers; `start.request.headers` carry the incoming trace context. */
-  startSpan(start: SpanStart): StreamSpan;
+  startSpan(start: SpanStart): ExchangeSpan;
 }
 
 /** What is known when the span starts (request headers). */
@@ -16,8 +19,8 @@ export interface SpanStart {
   readonly startTime?: number;
 }
 
-/** The span of one ext_proc stream. */
-export interface StreamSpan {
+/** The span of one HTTP exchange. */
+export interface ExchangeSpan {
   /**
    * Headers to add to the request towards the backend (distributed tracing), lower-case names.
    * Empty when nothing should be injected: in standalone mode (APM tracing off) only a trace that

@@ -98,7 +98,7 @@ export function createWafContext(
   log: Logger,
   live: LiveCount = { open: 0 },
 ): WafContext {
-  return new StreamContext(handle, log, live);
+  return new NativeWafContext(handle, log, live);
 }
 
 /** Native contexts created and not yet disposed, shared by the contexts of one engine. */
@@ -108,7 +108,7 @@ export interface LiveCount {
 
 const NO_ADDRESSES: ReadonlySet<string> = new Set();
 
-class StreamContext implements WafContext {
+class NativeWafContext implements WafContext {
   readonly rulesVersion: string | undefined;
   readonly #ruleAddresses: ReadonlySet<string>;
   durationUs = 0;

@@ -3,7 +3,7 @@
  * records spans, and fixed block pages. Each records what it was given, so tests can check what
  * the inspector fed the WAF and how it finished the span.
  */
-import type { StreamSpan, StreamTracer } from "../../processor/tracing/index.ts";
+import type { ExchangeSpan, ExchangeTracer } from "../../processor/tracing/index.ts";
 import type {
   BlockTemplates,
   WafAction,
@@ -12,7 +12,7 @@ import type {
   WafRunResult,
 } from "../../processor/waf/index.ts";
 
-type SpanEnd = Parameters<StreamSpan["finish"]>[0];
+type SpanEnd = Parameters<ExchangeSpan["finish"]>[0];
 
 /** What a scripted run returns: the action to take, if any, and whether it timed out. */
 export interface ScriptedRun {
@@ -114,7 +114,7 @@ function runResult(scripted: ScriptedRun): WafRunResult {
 }
 
 /** A span that records what it was told, and a tracer of them. */
-export interface FakeTracer extends StreamTracer {
+export interface FakeTracer extends ExchangeTracer {
   readonly ends: SpanEnd[];
   /** WAF runs noted per span, in order of span start. */
   readonly noted: WafRunResult[][];

@@ -16,11 +16,11 @@ import {
   type SpanBackend,
 } from "../../processor/tracing/stream-span.ts";
 import type {
+  ExchangeSpan,
+  ExchangeTracer,
   SpanEnd,
   SpanStart,
   SpanTags,
-  StreamSpan,
-  StreamTracer,
 } from "../../processor/tracing/types.ts";
 import type { WafRunResult } from "../../processor/waf/index.ts";
 
@@ -31,13 +31,13 @@ export interface RecordedSpan extends SpanTags {
   readonly wafResults: readonly WafRunResult[];
   /** Force-kept for App and API Protection (priority 2, `_dd.p.ts=02`, `_dd.p.dm=-5`). */
   readonly asmKept: boolean;
-  /** What {@link StreamSpan.propagationHeaders} returned, per call. */
+  /** What {@link ExchangeSpan.propagationHeaders} returned, per call. */
   readonly propagated: ReadonlyArray<ReadonlyArray<readonly [string, string]>>;
-  /** What {@link StreamSpan.shouldSampleSchema} decided, when it was asked. */
+  /** What {@link ExchangeSpan.shouldSampleSchema} decided, when it was asked. */
   readonly schemaSampled: boolean | undefined;
 }
 
-const NOOP_SPAN: StreamSpan = Object.freeze({
+const NOOP_SPAN: ExchangeSpan = Object.freeze({
   propagationHeaders: () => [],
   noteWaf: () => {},
   shouldSampleSchema: () => false,
@@ -45,7 +45,7 @@ const NOOP_SPAN: StreamSpan = Object.freeze({
 });
 
 /** A tracer that records nothing and propagates nothing. */
-export function createNoopTracer(): StreamTracer {
+export function createNoopTracer(): ExchangeTracer {
   return { startSpan: () => NOOP_SPAN };
 }
 
@@ -66,7 +66,7 @@ export interface RecordingTracerOptions {
 /** A tracer that keeps every finished span in `spans`. */
 export function createRecordingTracer(
   options: RecordingTracerOptions = {},
-): StreamTracer & { spans: RecordedSpan[] } {
+): ExchangeTracer & { spans: RecordedSpan[] } {
   const now = options.now ?? Date.now;
   const policy = createSpanPolicy(
     {

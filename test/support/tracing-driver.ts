@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { loadConfig } from "../../processor/config/index.ts";
 import { createLogger } from "../../processor/log.ts";
-import { createTracer, type StreamTracer } from "../../processor/tracing/index.ts";
+import { createTracer, type ExchangeTracer } from "../../processor/tracing/index.ts";
 import { tracerOptions } from "../../processor/wiring.ts";
 import {
   type ContextScenarioName,
@@ -43,7 +43,7 @@ const flushIntervalMs = Number(process.env.DRIVER_FLUSH_INTERVAL_MS ?? "100");
 const tracer = createTracer(tracerOptions(loaded.config), log, { flushIntervalMs });
 
 /** Plays one scenario the way the pipeline would: RH run, propagation, later runs, finish. */
-function play(name: string, scenario: TracingScenario, t: StreamTracer = tracer) {
+function play(name: string, scenario: TracingScenario, t: ExchangeTracer = tracer) {
   const span = t.startSpan(scenario.start);
   const [first, ...later] = scenario.runs;
   if (first !== undefined) span.noteWaf(first);

@@ -3,7 +3,7 @@
  * and the one place where a WAF action becomes a verdict (or, when observing, a would-be verdict).
  */
 import { type InspectionMetrics, NO_METRICS } from "../metrics/index.ts";
-import type { StreamSpan } from "../tracing/index.ts";
+import type { ExchangeSpan } from "../tracing/index.ts";
 import {
   type BlockTemplates,
   blockResponseFor,
@@ -12,8 +12,8 @@ import {
 } from "../waf/index.ts";
 import type { ImmediateVerdict } from "./verdict.ts";
 
-/** What a {@link StreamWaf} needs besides its context. */
-export interface StreamWafOptions {
+/** What a {@link ExchangeWaf} needs besides its context. */
+export interface ExchangeWafOptions {
   /** The whole exchange's WAF budget, in microseconds (`DD_APPSEC_WAF_TIMEOUT`). */
   readonly budgetUs: number;
   /** Never block: record the first action instead. */
@@ -23,15 +23,15 @@ export interface StreamWafOptions {
 }
 
 /** Runs the WAF for one exchange and remembers what it decided. */
-export class StreamWaf {
+export class ExchangeWaf {
   readonly context: WafContext;
-  readonly #options: StreamWafOptions;
+  readonly #options: ExchangeWafOptions;
   readonly #metrics: InspectionMetrics;
   readonly #ruleIds = new Set<string>();
   #blockedBy: WafAction | undefined;
   #wouldHaveBlocked: WafAction | undefined;
 
-  constructor(context: WafContext, options: StreamWafOptions) {
+  constructor(context: WafContext, options: ExchangeWafOptions) {
     this.context = context;
     this.#options = options;
     this.#metrics = options.metrics ?? NO_METRICS;
@@ -61,7 +61,7 @@ export class StreamWaf {
    */
   run(
     addresses: Record<string, unknown>,
-    span: StreamSpan | undefined,
+    span: ExchangeSpan | undefined,
     accept: string | undefined,
   ): ImmediateVerdict | undefined {
     const result = this.context.run(addresses, this.#options.budgetUs);
