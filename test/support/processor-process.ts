@@ -5,9 +5,31 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "processor", "main.ts");
+
+/**
+ * Every processor a test file started and that has not exited. A test that fails before its own
+ * cleanup would otherwise leave the processor (and its workers) running, and the test file waiting
+ * on it: the file's last hook kills whatever is left, the whole process group.
+ */
+const running = new Set<ChildProcess>();
+// Only under the test runner: the bench and the heavy fault script import this module too.
+if (process.env.NODE_TEST_CONTEXT !== undefined) after(killRunning);
+
+function killRunning(): void {
+  for (const child of running) {
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }
+  }
+}
 
 /** A started processor. */
 export interface ProcessorProcess {
@@ -60,7 +82,11 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so that the cleanup above also reaches the workers it forks.
+    detached: true,
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   const logs: Array<Record<string, unknown>> = [];
   const rawLines: string[] = [];
   const watchers: Array<() => void> = [];
