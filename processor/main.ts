@@ -354,7 +354,7 @@ async function startGrpc(
   await prepare(engine);
   const idleStreams = createIdleStreams(config.streamIdleTimeoutMs);
   const admission = createAdmission({
-    maxEventLoopDelayMs: config.shedEventLoopDelayMs,
+    maxQueueDelayMs: config.shedQueueDelayMs,
     maxOpenStreams: config.maxOpenStreams,
   });
   const services = createServices({

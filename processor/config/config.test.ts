@@ -26,7 +26,7 @@ describe("loadConfig", () => {
     assert.equal(config.apmTracingEnabled, false);
     assert.equal(config.drainTimeoutMs, 25_000);
     assert.equal(config.streamIdleTimeoutMs, 360_000);
-    assert.equal(config.shedEventLoopDelayMs, 200);
+    assert.equal(config.shedQueueDelayMs, 50);
     assert.equal(config.maxOpenStreams, 50_000);
     assert.equal(config.udsPath, undefined);
     assert.deepEqual(warnings, []);
@@ -72,11 +72,11 @@ describe("loadConfig", () => {
       DD_APPSEC_WAF_TIMEOUT: "2500",
       DD_SERVICE_EXTENSION_UDS_PATH: "/tmp/x.sock",
       DD_SERVICE_EXTENSION_STREAM_IDLE_TIMEOUT: "1m30s",
-      DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+      DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY: "0",
       DD_SERVICE_EXTENSION_MAX_OPEN_STREAMS: "0",
     });
     assert.equal(config.streamIdleTimeoutMs, 90_000);
-    assert.equal(config.shedEventLoopDelayMs, 0);
+    assert.equal(config.shedQueueDelayMs, 0);
     assert.equal(config.maxOpenStreams, 0);
     assert.equal(config.host, "::");
     assert.equal(config.port, 8443);

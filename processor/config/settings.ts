@@ -37,8 +37,8 @@ export interface Config {
   readonly maxConcurrentStreams: number;
   /** A stream silent this long is ended; 0 never ends one for idleness. */
   readonly streamIdleTimeoutMs: number;
-  /** New streams are refused while the event loop lags more than this; 0 never refuses for it. */
-  readonly shedEventLoopDelayMs: number;
+  /** New streams that queued longer than this are refused; 0 never refuses for it. */
+  readonly shedQueueDelayMs: number;
   /** New streams are refused while this many are open in the process; 0 sets no bound. */
   readonly maxOpenStreams: number;
   /** Worker processes serving gRPC; `undefined` means one per CPU the container may use. */
@@ -238,12 +238,12 @@ const ROWS = [
     parse: durationMs("s"),
   },
   {
-    name: "DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY",
-    field: "shedEventLoopDelayMs",
-    default: 200,
-    defaultText: "200ms",
+    name: "DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY",
+    field: "shedQueueDelayMs",
+    default: 50,
+    defaultText: "50ms",
     description:
-      "Load shedding: while a worker's event loop lags more than this (mean over 100 ms) while busy over 90% of the time (a process merely starved of CPU by its neighbours does not shed), it refuses a growing share of new streams with RESOURCE_EXHAUSTED before reading them, so Envoy applies its failure mode at once instead of every request queueing until its timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). A refused request goes the way of Envoy's failure mode, as it would after Envoy's message timeout (the chart's 200ms): keep the two close.",
+      "Load shedding: a new stream that has already waited this long in a worker when its headers are read (measured within the worker's event-loop turn; counted only when the turn before was late by half as much, so a burst or a long WAF run alone refuses nothing) is refused with RESOURCE_EXHAUSTED before any WAF work, so Envoy applies its failure mode at once instead of every request queueing past its message timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). Keep it well under Envoy's message timeout (the chart's 200ms): a stream waits about this long for each of its messages under overload.",
     parse: durationMs("s"),
   },
   {

@@ -17,6 +17,7 @@ function recorder() {
       open -= 1;
       results.push(result);
     },
+    streamRefused: () => assert.fail("the stream loop never refuses a stream"),
     protocolError: () => {},
   };
   return { metrics, results, open: () => open };

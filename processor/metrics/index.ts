@@ -6,6 +6,7 @@ export type {
   InspectionMetrics,
   InspectionStatus,
   Metrics,
+  RefusalReason,
   StreamMetrics,
   StreamResult,
 } from "./types.ts";

@@ -48,6 +48,25 @@ describe("metrics", () => {
     assert.equal(sampleValue(text, "aap_extproc_streams_open", { worker: "all" }), 1);
   });
 
+  test("streams refused by load shedding, by reason, apart from the streams served", async () => {
+    const one = createMetrics({ worker: "1", status: () => READY });
+    const two = createMetrics({ worker: "2", status: () => READY });
+    one.metrics.streamRefused("queue-delay");
+    one.metrics.streamRefused("queue-delay");
+    two.metrics.streamRefused("open-streams");
+    const text = await scrape(one, two);
+    const refused = (reason: string, worker: string) =>
+      sampleValue(text, "aap_extproc_streams_refused_total", { reason, worker });
+    assert.equal(refused("queue-delay", "1"), 2);
+    assert.equal(refused("open-streams", "1"), 0, "every reason is listed from the start");
+    assert.equal(refused("queue-delay", "all"), 2);
+    assert.equal(refused("open-streams", "all"), 1);
+    assert.equal(
+      sampleValue(text, "aap_extproc_streams_total", { outcome: "passed", worker: "all" }),
+      0,
+    );
+  });
+
   test("WAF runs, timeouts, errors and the duration histogram", async () => {
     const process = createMetrics({ worker: "0", status: () => READY });
     process.metrics.wafRun(40, false, false);
@@ -161,6 +180,7 @@ describe("metrics", () => {
   test("NO_METRICS records nothing and never throws", () => {
     NO_METRICS.streamOpened();
     NO_METRICS.streamClosed("passed");
+    NO_METRICS.streamRefused("queue-delay");
     NO_METRICS.wafRun(1, false, false);
     NO_METRICS.ruleMatched("x");
     NO_METRICS.bodyInspected("request", true);

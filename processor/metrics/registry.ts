@@ -18,6 +18,8 @@ import {
   type BodyDirection,
   type InspectionStatus,
   type Metrics,
+  REFUSAL_REASONS,
+  type RefusalReason,
   type RemoteConfigResult,
   STREAM_RESULTS,
   type StreamResult,
@@ -78,6 +80,7 @@ class Recorder implements Metrics {
     cancelled: 0,
   };
   open = 0;
+  readonly refused: Record<RefusalReason, number> = { "queue-delay": 0, "open-streams": 0 };
   readonly protocolErrors = new CappedLabels(PROTOCOL_ERROR_CODES.length + 8, [
     ...PROTOCOL_ERROR_CODES,
   ]);
@@ -99,6 +102,10 @@ class Recorder implements Metrics {
   streamClosed(result: StreamResult): void {
     this.open -= 1;
     this.streams[result] += 1;
+  }
+
+  streamRefused(reason: RefusalReason): void {
+    this.refused[reason] += 1;
   }
 
   protocolError(code: string): void {
@@ -189,6 +196,13 @@ function registerStreamMetrics(registry: Registry, recorder: Recorder): void {
     () => STREAM_RESULTS.map((outcome) => [{ outcome }, recorder.streams[outcome]]),
   );
   collectedGauge(registry, "streams_open", "ext_proc streams open now.", () => recorder.open);
+  collectedCounter(
+    registry,
+    "streams_refused_total",
+    "New ext_proc streams refused with RESOURCE_EXHAUSTED before any message was read (load shedding), by reason: queue-delay (the worker was overloaded), open-streams (DD_SERVICE_EXTENSION_MAX_OPEN_STREAMS). Not counted in streams_total.",
+    ["reason"],
+    () => REFUSAL_REASONS.map((reason) => [{ reason }, recorder.refused[reason]]),
+  );
   collectedCounter(
     registry,
     "protocol_errors_total",

@@ -17,6 +17,15 @@ export const STREAM_RESULTS: readonly StreamResult[] = Object.freeze([
   "cancelled",
 ]);
 
+/** Why a new stream was refused (load shedding, `server/admission.ts`). */
+export type RefusalReason = "queue-delay" | "open-streams";
+
+/** Every {@link RefusalReason}, in exposition order. */
+export const REFUSAL_REASONS: readonly RefusalReason[] = Object.freeze([
+  "queue-delay",
+  "open-streams",
+]);
+
 /** Which body. */
 export type BodyDirection = "request" | "response";
 
@@ -28,6 +37,8 @@ export interface StreamMetrics {
   streamOpened(): void;
   /** Called once per opened stream. */
   streamClosed(result: StreamResult): void;
+  /** A new stream was refused before any message was read (load shedding). */
+  streamRefused(reason: RefusalReason): void;
   /** A stream ended because Envoy broke the protocol (`ProtocolErrorCode` or a transport code). */
   protocolError(code: string): void;
 }
@@ -54,6 +65,7 @@ const nothing = (): void => {};
 export const NO_METRICS: Metrics = Object.freeze({
   streamOpened: nothing,
   streamClosed: nothing,
+  streamRefused: nothing,
   protocolError: nothing,
   wafRun: nothing,
   ruleMatched: nothing,

@@ -1,37 +1,39 @@
 /**
- * Load shedding: whether a new ext_proc stream is admitted. When the process is saturated, every
- * stream it accepts waits behind the others (streams in flight over throughput), so past saturation
- * all of them get slow together and then fail by Envoy's message timeout. Refusing new streams at
- * once instead lets Envoy apply its failure mode (`failure_mode_allow`) without waiting, keeps the
- * admitted streams fast, and stops as soon as the process catches up.
+ * Load shedding: whether a new ext_proc stream is admitted. Past saturation every stream a process
+ * accepts waits behind the others, so all of them get slow together and then fail by Envoy's
+ * message timeout, seconds later, the work spent on them wasted. Refusing new streams at once
+ * instead lets Envoy apply its failure mode (`failure_mode_allow`) without waiting, and keeps the
+ * admitted streams within the timeout.
  *
- * Two signals, both per process (per worker):
- * - event-loop delay: the mean delay of libuv's timer over the last window (`monitorEventLoopDelay`
- *   samples it natively, at no cost per message), counted only while the loop is busy nearly all
- *   the time (event-loop utilization). It rises when more work is queued than the loop can run,
- *   which is exactly the queueing to avoid, whatever the kind of work;
- * - open streams: a hard bound, because an ext_proc stream lives as long as its HTTP request, and
- *   idle ones cost memory but no event-loop time.
- * A refused stream is refused before its first message is read: no decoding, no WAF work.
+ * The signal is how long a new stream has already waited in this process when its headers are
+ * read: its queueing delay, as CoDel measures a packet's sojourn time. Past saturation the backlog
+ * sits in the socket's receive buffer, not in our code, and libuv reads it in large batches (up to
+ * 32 reads of 64 KiB per connection per loop turn) that the HTTP/2 session turns into streams in
+ * one synchronous run. So the delay follows from the loop's turns, marked by a coarse interval
+ * timer (it runs at the start of a turn): while turns follow each other back to back, what a turn
+ * reads arrived during the turn before, so each stream waited about that turn's length, and a
+ * stream met late into a long turn waited at least as long as the turn has run. One clock read per
+ * new stream, no allocation.
  *
- * The delay does not switch admission off and on (all new streams refused for a window, then all
- * admitted, which lets a burst in and oscillates): it steers the share of new streams admitted,
- * cut by a quarter after each window over the limit and raised by a twentieth after each window
- * under it (AIMD, as TCP's congestion window), so the admitted load settles where the process
- * keeps up. The share is applied evenly (every n-th stream), not at random.
+ * A stall is not an overload: a neighbour holding the CPU, a garbage collection, a large body or
+ * a burst of requests makes one turn long, and the next one serves what arrived meanwhile. So
+ * streams are refused only once the process is backlogged: its turns have all been late (by half
+ * the limit) for CoDel's interval, 100 ms. Then a turn admits streams until a limit's worth of
+ * delay and refuses the rest, each refusal costing a small fraction of a served stream (it is
+ * answered before grpc-js builds a call: `stream-gate.ts`), and the process stays backlogged until
+ * no turn has been late for the interval (a turn that only refused streams is short without the
+ * backlog being gone).
+ *
+ * Open streams are bounded too: a stream lives as long as its HTTP request, and idle ones cost
+ * memory but no loop time, which the delay cannot see.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { RefusalReason } from "../metrics/index.ts";
 
-/** Why a stream was refused, for its gRPC status details and the logs. */
-export type Refusal =
-  | {
-      readonly reason: "event-loop-delay";
-      readonly delayMs: number;
-      readonly limitMs: number;
-      /** The share of new streams admitted at the time. */
-      readonly share: number;
-    }
-  | { readonly reason: "open-streams"; readonly open: number; readonly limit: number };
+/** Why a stream was refused, for its gRPC status details, the logs and the metrics. */
+export type Refusal = { readonly reason: RefusalReason } & (
+  | { readonly reason: "queue-delay"; readonly delayMs: number; readonly limitMs: number }
+  | { readonly reason: "open-streams"; readonly open: number; readonly limit: number }
+);
 
 /** Decides on new streams. */
 export interface Admission {
@@ -39,120 +41,110 @@ export interface Admission {
   check(open: number): Refusal | undefined;
   /** Streams refused since start. */
   readonly refused: number;
-  /** The event-loop delay of the last window, in milliseconds. */
-  readonly delayMs: number;
-  /** The share of new streams admitted (1: all). */
-  readonly share: number;
-  /** Stops sampling. */
+  /** Stops the turn clock. */
   stop(): void;
 }
 
 /** Options of {@link createAdmission}; a limit of 0 turns its signal off. */
 export interface AdmissionOptions {
-  readonly maxEventLoopDelayMs: number;
+  readonly maxQueueDelayMs: number;
   readonly maxOpenStreams: number;
 }
 
-/** Width of the window the delay is averaged over: short, so shedding starts and stops quickly. */
-const WINDOW_MS = 100;
-/** Resolution of libuv's sampling timer. */
-const RESOLUTION_MS = 10;
-/** Multiplicative decrease of the admitted share per window over the limit. */
-const DECREASE = 0.75;
-/** Additive increase of the admitted share per window under the limit. */
-const INCREASE = 0.05;
-/** The share never goes below this: the delay must keep being measured with some traffic. */
-const MIN_SHARE = 0.02;
 /**
- * Event-loop utilization (busy time over wall time) above which a late loop is our own overload.
- * A process starved of CPU by its neighbours (a busy node, CFS throttling of an idle pod) also sees
- * late timers while its loop mostly waits for I/O; refusing then would fail requests open for no
- * gain, so the delay counts only when the loop was busy nearly all the window.
+ * Period of the timer that marks loop turns. Turns shorter than this share a mark, so a delay is
+ * overestimated by at most this much; a limit should be a few times larger.
  */
-const BUSY_UTILIZATION = 0.9;
+const TURN_MARK_MS = 10;
 
 /**
- * Samples the event-loop delay; returns a function that stops sampling. The histogram is never
- * reset (its first sample after a reset is lost, the very one a long loop turn produces): the
- * window's mean comes from the running count and mean. Each sample is the time between two runs of
- * libuv's timer, so the delay is what exceeds the resolution. A window with no sample at all means
- * one loop turn took it whole, which our own timer's lateness shows.
+ * CoDel's interval: the loop must have run late (by half the limit) turn after turn for this long
+ * before the process counts as backlogged, and stays so until no turn has been late for as long.
  */
-function sampleDelay(onWindow: (delayMs: number, utilization: number) => void): () => void {
-  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  histogram.enable();
-  let count = 0;
-  let sum = 0;
-  let last = performance.now();
-  let elu = performance.eventLoopUtilization();
-  const timer = setInterval(() => {
-    const utilization = performance.eventLoopUtilization(elu).utilization;
-    elu = performance.eventLoopUtilization();
-    const now = performance.now();
-    const late = now - last - WINDOW_MS;
-    last = now;
-    const nextCount = histogram.count;
-    const nextSum = histogram.mean * nextCount;
-    const samples = nextCount - count;
-    const mean = samples > 0 ? (nextSum - sum) / samples / 1e6 - RESOLUTION_MS : 0;
-    count = nextCount;
-    sum = nextSum;
-    onWindow(Math.max(late, mean, 0), utilization);
-  }, WINDOW_MS);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    histogram.disable();
-  };
+const INTERVAL_MS = 100;
+
+/**
+ * When the current loop turn began, how long the turn before it lasted, and whether the process
+ * is backlogged: a stall (a neighbour holding the CPU, a garbage collection, one large body) makes
+ * one turn late, the streams that arrived meanwhile are served by the next one; a backlog makes
+ * every turn late. Once backlogged, a turn that only refused streams is short without the backlog
+ * being gone, hence the hold.
+ */
+class TurnClock {
+  /** When the timers phase last ran. */
+  markedAt = performance.now();
+  /** The time between its last two runs: the length of the turn(s) before this one. */
+  previousMs = 0;
+  /** Until when the process counts as backlogged. */
+  backloggedUntil = 0;
+  /** Since when every turn has been late; undefined after a turn on time. */
+  #lateSince: number | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(limitMs: number) {
+    const holdMs = Math.max(INTERVAL_MS, 2 * limitMs);
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      this.previousMs = now - this.markedAt;
+      this.markedAt = now;
+      if (this.previousMs - TURN_MARK_MS < limitMs / 2) {
+        this.#lateSince = undefined;
+        return;
+      }
+      this.#lateSince ??= now;
+      if (now < this.backloggedUntil || now - this.#lateSince >= INTERVAL_MS)
+        this.backloggedUntil = now + holdMs;
+    }, TURN_MARK_MS);
+    this.#timer.unref();
+  }
+
+  /**
+   * How long a stream met now has waited in this process. While turns follow each other back to
+   * back, the bytes a turn reads arrived during the turn before, in order, so each waited about
+   * that turn's length; a stream met later than that into the current turn waited at least as long
+   * as the turn has run (a backlog growing within the turn).
+   */
+  queueDelayMs(now: number): number {
+    return Math.max(this.previousMs, now - this.markedAt);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 class Controller implements Admission {
   refused = 0;
-  delayMs = 0;
-  share = 1;
-  /** Admission credit: each new stream adds `share`, an admitted one spends 1. */
-  #credit = 0;
   readonly #options: AdmissionOptions;
-  readonly #stop: () => void;
+  readonly #clock: TurnClock | undefined;
 
   constructor(options: AdmissionOptions) {
     this.#options = options;
-    this.#stop =
-      options.maxEventLoopDelayMs > 0
-        ? sampleDelay((delayMs, utilization) => this.#steer(delayMs, utilization))
-        : () => {};
-  }
-
-  #steer(delayMs: number, utilization: number): void {
-    this.delayMs = delayMs;
-    this.share =
-      delayMs > this.#options.maxEventLoopDelayMs && utilization > BUSY_UTILIZATION
-        ? Math.max(MIN_SHARE, this.share * DECREASE)
-        : Math.min(1, this.share + INCREASE);
+    this.#clock = options.maxQueueDelayMs > 0 ? new TurnClock(options.maxQueueDelayMs) : undefined;
   }
 
   check(open: number): Refusal | undefined {
-    const { maxOpenStreams, maxEventLoopDelayMs } = this.#options;
-    let refusal: Refusal | undefined;
-    if (maxOpenStreams > 0 && open >= maxOpenStreams)
-      refusal = { reason: "open-streams", open, limit: maxOpenStreams };
-    else if (this.share < 1) {
-      this.#credit = Math.min(1, this.#credit + this.share);
-      if (this.#credit >= 1) this.#credit -= 1;
-      else
-        refusal = {
-          reason: "event-loop-delay",
-          delayMs: this.delayMs,
-          limitMs: maxEventLoopDelayMs,
-          share: this.share,
-        };
-    }
+    const refusal = this.#refusal(open);
     if (refusal) this.refused++;
     return refusal;
   }
 
+  #refusal(open: number): Refusal | undefined {
+    const { maxOpenStreams, maxQueueDelayMs } = this.#options;
+    if (maxOpenStreams > 0 && open >= maxOpenStreams)
+      return { reason: "open-streams", open, limit: maxOpenStreams };
+    const clock = this.#clock;
+    if (clock === undefined) return undefined;
+    const now = performance.now();
+    if (now >= clock.backloggedUntil) return undefined;
+    const delayMs = clock.queueDelayMs(now);
+    return delayMs > maxQueueDelayMs
+      ? { reason: "queue-delay", delayMs, limitMs: maxQueueDelayMs }
+      : undefined;
+  }
+
   stop(): void {
-    this.#stop();
+    this.#clock?.stop();
   }
 }
 
@@ -165,8 +157,6 @@ export function createAdmission(options: AdmissionOptions): Admission {
 export const ADMIT_ALL: Admission = {
   check: () => undefined,
   refused: 0,
-  delayMs: 0,
-  share: 1,
   stop: () => {},
 };
 
@@ -174,5 +164,5 @@ export const ADMIT_ALL: Admission = {
 export function describeRefusal(refusal: Refusal): string {
   return refusal.reason === "open-streams"
     ? `overloaded: ${refusal.open} streams open, limit ${refusal.limit}`
-    : `overloaded: admitting ${Math.round(refusal.share * 100)}% of new streams (event loop delay ${Math.round(refusal.delayMs)} ms, limit ${refusal.limitMs} ms)`;
+    : `overloaded: new stream queued ${Math.round(refusal.delayMs)} ms in this worker, limit ${refusal.limitMs} ms`;
 }

@@ -12,6 +12,7 @@ import type { SecureContextOptions } from "node:tls";
 import { type ConnectionInjector, Server, ServerCredentials } from "@grpc/grpc-js";
 import { DEFAULT_KEEPALIVE, type KeepaliveOptions } from "./keepalive.ts";
 import type { GrpcService } from "./services.ts";
+import { installStreamGate, type StreamGate } from "./stream-gate.ts";
 import type { TlsMaterial } from "./tls.ts";
 
 /**
@@ -94,6 +95,11 @@ export function createServer(options: CreateServerOptions): GrpcServer {
     ? new RotatingCredentials(options.tls)
     : ServerCredentials.createInsecure();
   const injector = grpc.createConnectionInjector(credentials);
+  const gates = new Map<string, StreamGate>();
+  for (const service of options.services)
+    if (service.gate)
+      for (const method of Object.values(service.definition)) gates.set(method.path, service.gate);
+  if (gates.size > 0) installStreamGate(grpc, gates);
   return new InjectedServer(injector, credentials);
 }
 

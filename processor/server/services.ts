@@ -33,6 +33,7 @@ import { NO_METRICS, type StreamMetrics } from "../metrics/index.ts";
 import { ADMIT_ALL, type Admission, describeRefusal } from "./admission.ts";
 import { createIdleStreams, type IdleStreams } from "./idle-streams.ts";
 import type { Readiness, ReadinessState } from "./readiness.ts";
+import type { StreamGate } from "./stream-gate.ts";
 
 /** What the services need. */
 export interface ServicesOptions {
@@ -52,6 +53,8 @@ export interface ServicesOptions {
 export interface GrpcService {
   readonly definition: ServiceDefinition;
   readonly implementation: UntypedServiceImplementation;
+  /** Decides on each new stream of the service before grpc-js builds a call for it. */
+  readonly gate?: StreamGate;
 }
 
 const PROCESSOR_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor";
@@ -136,6 +139,7 @@ export function createServices(options: ServicesOptions): GrpcService[] {
     {
       definition: PROCESSOR_DEFINITION,
       implementation: { process: (call: Call) => serveProcess(call, context) },
+      gate: () => admit(context),
     },
     { definition: HEALTH_DEFINITION, implementation: healthImplementation(options.readiness) },
   ];
@@ -151,18 +155,19 @@ interface ProcessContext extends ServicesOptions {
 }
 
 /**
- * Refuses the call when the process is overloaded, before any message is read: RESOURCE_EXHAUSTED,
- * which Envoy handles by its failure mode at once (and which gRPC retry policies do not retry by
- * default, so shedding does not multiply the load). Returns true when refused.
+ * Decides on a new ext_proc stream before any message is read (`stream-gate.ts`): refused when
+ * the process is overloaded, with RESOURCE_EXHAUSTED, which Envoy handles by its failure mode at
+ * once (and which gRPC retry policies do not retry by default, so shedding does not multiply the
+ * load). Returns the refusal's message, or undefined to serve the stream.
  */
-function shed(call: Call, context: ProcessContext): boolean {
+function admit(context: ProcessContext): string | undefined {
   const refusal = context.admission.check(context.open);
-  if (refusal === undefined) return false;
+  if (refusal === undefined) return undefined;
+  (context.metrics ?? NO_METRICS).streamRefused(refusal.reason);
   // Logged at debug only: under overload a line per refused stream would add to the overload.
   if (context.log.enabled("debug"))
     context.log.debug("stream refused", { rpc: "Process", reason: refusal.reason });
-  call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: describeRefusal(refusal) });
-  return true;
+  return describeRefusal(refusal);
 }
 
 /**
@@ -170,7 +175,6 @@ function shed(call: Call, context: ProcessContext): boolean {
  * works on an asynchronous reply the call is paused, so the next message waits in grpc-js.
  */
 function serveProcess(call: Call, context: ProcessContext): void {
-  if (shed(call, context)) return;
   const { log } = context;
   const metrics = context.metrics ?? NO_METRICS;
   let open = true;

@@ -60,6 +60,14 @@ export class Histogram {
     return this.#max;
   }
 
+  /** How many recorded values are at most `us` (to the bucket's precision). */
+  countAtMost(us: number): number {
+    const last = indexOf(us);
+    let seen = 0;
+    for (let i = 0; i <= last; i++) seen += this.#counts[i] ?? 0;
+    return seen;
+  }
+
   reset(): void {
     this.#counts.fill(0);
     this.#count = 0;

@@ -61,7 +61,7 @@ describe("environment faults", () => {
         DD_SERVICE_EXTENSION_LOG_LEVEL: "debug",
         // Bursts of 100 streams on a cold process can pass the shedding threshold: this test is
         // about stdout, so every stream must be served.
-        DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+        DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY: "0",
         DD_APPSEC_RULES: TEST_RULES,
         DD_APPSEC_WAF_TIMEOUT: "1s",
         DD_TRACE_AGENT_PORT: "9",
@@ -154,7 +154,7 @@ describe("environment faults", () => {
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_APPSEC_RULES: TEST_RULES,
       DD_APPSEC_WAF_TIMEOUT: "1s",
-      DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+      DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY: "0",
       DD_TRACE_AGENT_URL: agent.url,
       DD_APM_TRACING_ENABLED: "true", // a trace per request: the most the Agent is sent
     });

@@ -31,7 +31,7 @@ const processor = await startProcessor({
   DD_SERVICE_EXTENSION_TLS: "false",
   DD_APPSEC_RULES: TEST_RULES,
   DD_APPSEC_WAF_TIMEOUT: "1s",
-  DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "0",
+  DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY: "0",
   DD_SERVICE_EXTENSION_LOG_LEVEL: "info",
 });
 const pid = processor.child.pid ?? 0;

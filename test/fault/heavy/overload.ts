@@ -7,7 +7,10 @@
  *
  * Options (environment): FAULT_SCENARIO (benign), FAULT_SECONDS (10 per phase), FAULT_ROUNDS (2),
  * FAULT_SATURATION (streams/s: skip the measurement, e.g. when neighbours make it unreliable),
- * FAULT_SHED_DELAY (DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY of the shedding target; its default),
+ * FAULT_SHED_DELAY (DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY of the shedding target; its default),
+ * FAULT_OVERLOAD (1.5: the overload phase's rate as a multiple of saturation),
+ * FAULT_TIMEOUT_MS (200: Envoy's message timeout in the chart, for the "in time" column),
+ * FAULT_NODE_OPTIONS (NODE_OPTIONS of the processors, e.g. `--import ./probe.mjs`),
  * FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS (taskset lists, e.g. 0 and 1: one core each).
  */
 import { Histogram } from "../../bench/histogram.ts";
@@ -20,6 +23,8 @@ const scenario = process.env.FAULT_SCENARIO ?? "benign";
 const seconds = Number(process.env.FAULT_SECONDS ?? 10);
 const rounds = Number(process.env.FAULT_ROUNDS ?? 2);
 const serverCpus = process.env.FAULT_SERVER_CPUS;
+const timeoutMs = Number(process.env.FAULT_TIMEOUT_MS ?? 200);
+const overload = Number(process.env.FAULT_OVERLOAD ?? 1.5);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,9 +35,8 @@ async function start(shedding: boolean, env: Record<string, string> = {}): Promi
     workers: 1,
     rules: undefined,
     env: {
-      DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: shedding
-        ? (process.env.FAULT_SHED_DELAY ?? "")
-        : "0",
+      ...(process.env.FAULT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.FAULT_NODE_OPTIONS } : {}),
+      DD_SERVICE_EXTENSION_SHED_QUEUE_DELAY: shedding ? (process.env.FAULT_SHED_DELAY ?? "") : "0",
       ...env,
     },
     cpus: serverCpus,
@@ -72,6 +76,9 @@ function summarize(parts: WindowResult[]) {
   const errors = sum((p) => p.errors) - shedCount;
   return {
     servedPerS: streams / elapsedS,
+    // What Envoy would have used: a stream ended within one message timeout had every message in
+    // time (the rest Envoy would have given up on, as on a refusal, only later).
+    inTimePerS: served.countAtMost(timeoutMs * 1000) / elapsedS,
     served: streams,
     shed: shedCount,
     shedShare: shedCount / Math.max(1, streams + shedCount + errors),
@@ -79,6 +86,8 @@ function summarize(parts: WindowResult[]) {
     p50Ms: served.quantileUs(0.5) / 1000,
     p99Ms: served.quantileUs(0.99) / 1000,
     errors,
+    /** The load generator's CPU use, in cores: near 1, its numbers are bounded by the client. */
+    clientCores: sum((p) => p.cpuUs) / 1e6 / elapsedS,
     firstError: parts.find((p) => p.firstError !== "")?.firstError ?? "",
   };
 }
@@ -97,8 +106,8 @@ try {
 console.log(
   `saturation (closed loop, 64 in flight, shedding off): ${saturation.toFixed(0)} streams/s${process.env.FAULT_SATURATION ? " (given)" : ""}, ${servedCpuMs.toFixed(3)} ms of server CPU per stream`,
 );
-// What a refusal costs the server: a threshold no loop turn stays under refuses nearly all.
-const refusing = await start(true, { DD_SERVICE_EXTENSION_SHED_EVENT_LOOP_DELAY: "1ms" });
+// What a refusal costs the server: with one stream allowed open, nearly all are refused.
+const refusing = await start(true, { DD_SERVICE_EXTENSION_MAX_OPEN_STREAMS: "1" });
 try {
   const refused = await phase(refusing, { kind: "closed", concurrency: 64 }, seconds * 500);
   const refusalCpuMs = (refused.cpuS / Math.max(1, refused.shed + refused.served)) * 1000;
@@ -114,7 +123,7 @@ for (let round = 1; round <= rounds; round++) {
     const target = await start(shedding);
     try {
       for (const [label, fraction] of [
-        ["150%", 1.5],
+        [`${Math.round(overload * 100)}%`, overload],
         ["50% after", 0.5],
       ] as const) {
         const rate = saturation * fraction;
@@ -129,11 +138,14 @@ for (let round = 1; round <= rounds; round++) {
           label,
           rate.toFixed(0),
           result.servedPerS.toFixed(0),
+          result.inTimePerS.toFixed(0),
           `${(result.shedShare * 100).toFixed(1)}%`,
           result.shedP99Ms.toFixed(1),
           result.p50Ms.toFixed(1),
           result.p99Ms.toFixed(1),
           String(result.errors),
+          result.clientCores.toFixed(2),
+          (result.cpuS / seconds).toFixed(2),
         ]);
         console.error(
           `round ${round} ${target.name} ${label}: ${rows.at(-1)?.join(" | ")} ${result.firstError}`,
@@ -151,11 +163,14 @@ const headers = [
   "phase",
   "rate/s",
   "served/s",
+  `in ${timeoutMs} ms/s`,
   "shed",
   "shed p99 ms",
   "served p50 ms",
   "served p99 ms",
   "other errors",
+  "client cores",
+  "server cores",
 ];
 console.log(`| ${headers.join(" | ")} |`);
 console.log(`|${headers.map(() => "---").join("|")}|`);
