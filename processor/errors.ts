@@ -1,6 +1,6 @@
 /**
  * The processor's error types, one per layer. Each has a `code` literal union and an `isX` guard.
- * Expected failures travel as values; these classes exist for the few places where an error must
+ * Expected failures travel as values (`Result`, result.ts); these classes exist for the few places where an error must
  * cross an async boundary (a stream ending early) or stop startup.
  */
 

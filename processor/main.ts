@@ -79,11 +79,10 @@ async function main(): Promise<void> {
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     const log = createLogger({ component: "config" });
-    for (const error of loaded.errors)
-      log.error(formatConfigError(error), { variable: error.name });
+    for (const error of loaded.error) log.error(formatConfigError(error), { variable: error.name });
     process.exit(2);
   }
-  const { config } = loaded;
+  const { config, warnings } = loaded.value;
   const log = createLogger({
     level: config.logLevel,
     component: "main",
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
     await startOrExit(() => serveWorker(config, log), log);
     return;
   }
-  for (const warning of loaded.warnings) log.child("config").warn(warning);
+  for (const warning of warnings) log.child("config").warn(warning);
   const limits = containerLimits();
   const workers = workerCount(config.workers, limits);
   await startOrExit(

@@ -7,7 +7,7 @@ import { type FieldsWithoutRow, SETTINGS } from "./settings.ts";
 function configOf(env: Record<string, string>) {
   const result = loadConfig(env);
   assert.ok(result.ok, `expected valid config, got ${JSON.stringify(result)}`);
-  return result;
+  return result.value;
 }
 
 describe("loadConfig", () => {
@@ -98,13 +98,13 @@ describe("loadConfig", () => {
     });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(result.errors.map((error) => error.name).sort(), [
+    assert.deepEqual(result.error.map((error) => error.name).sort(), [
       "DD_APPSEC_WAF_TIMEOUT",
       "DD_SERVICE_EXTENSION_HOST",
       "DD_SERVICE_EXTENSION_PORT",
       "DD_SERVICE_EXTENSION_TLS",
     ]);
-    const port = result.errors.find((error) => error.name === "DD_SERVICE_EXTENSION_PORT");
+    const port = result.error.find((error) => error.name === "DD_SERVICE_EXTENSION_PORT");
     assert.ok(port);
     assert.equal(
       formatConfigError(port),

@@ -2,6 +2,7 @@
  * Reads the processor's configuration from the environment, once, at startup. This module is the
  * only reader of `process.env` in the processor (main passes it in).
  */
+import { err, ok, type Result } from "../result.ts";
 import { checkSafety } from "./safety.ts";
 import { type Config, SETTINGS } from "./settings.ts";
 
@@ -13,12 +14,13 @@ export interface ConfigError {
 }
 
 /**
- * Outcome of {@link loadConfig}. Warnings (unknown variables, settings that inspect less:
+ * What {@link loadConfig} read. Warnings (unknown variables, settings that inspect less:
  * `safety.ts`) never stop startup.
  */
-export type ConfigResult =
-  | { ok: true; config: Config; warnings: string[] }
-  | { ok: false; errors: ConfigError[] };
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: string[];
+}
 
 /** Prefix of our own variables: an unknown one is almost always a typo. */
 const OWN_PREFIX = "DD_SERVICE_EXTENSION_";
@@ -27,7 +29,9 @@ const OWN_PREFIX = "DD_SERVICE_EXTENSION_";
  * Parses every setting from `env`. Unset and empty variables take their default (as the Go image
  * does); any other invalid value is an error, and all errors are reported at once.
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): ConfigResult {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): Result<LoadedConfig, ConfigError[]> {
   const values: Record<string, unknown> = {};
   const errors: ConfigError[] = [];
   for (const setting of SETTINGS) {
@@ -38,12 +42,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }
     const parsed = setting.parse(raw);
     if (parsed.ok) values[setting.field] = parsed.value;
-    else errors.push({ name: setting.name, value: raw, expected: parsed.expected });
+    else errors.push({ name: setting.name, value: raw, expected: parsed.error });
   }
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) return err(errors);
   const config = Object.freeze(values as unknown as Config);
   const safety = checkSafety(config, env);
-  if (safety.errors.length > 0) return { ok: false, errors: safety.errors };
+  if (safety.errors.length > 0) return err(safety.errors);
   const known = new Set(SETTINGS.map((setting) => setting.name));
   const warnings = Object.keys(env)
     .filter((name) => name.startsWith(OWN_PREFIX) && !known.has(name))
@@ -51,7 +55,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       (name) =>
         `unknown variable ${name} is ignored (known: ${[...known].filter((k) => k.startsWith(OWN_PREFIX)).join(", ")})`,
     );
-  return { ok: true, config, warnings: [...safety.warnings, ...warnings] };
+  return ok({ config, warnings: [...safety.warnings, ...warnings] });
 }
 
 /** The one-line message for an invalid variable, as printed at startup. */

@@ -1,25 +1,26 @@
 /**
- * Value parsers for environment variables. Each returns `{ ok: true, value }` or
- * `{ ok: false, expected }`, where `expected` completes the sentence "expected ...".
+ * Value parsers for environment variables. Each returns the value, or an error that completes the
+ * sentence "expected ...".
  */
+import { err, ok, type Result } from "../result.ts";
 
-/** Result of parsing one variable. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+/** Result of parsing one variable; the error says what was expected ("expected <error>"). */
+export type Parsed<T> = Result<T, string>;
 
 /** Parses booleans the way Go's `strconv.ParseBool` does, so values valid for the Go image stay valid. */
 export function parseBool(raw: string): Parsed<boolean> {
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return { ok: true, value: true };
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return { ok: true, value: false };
-  return { ok: false, expected: "a boolean (true/false, 1/0, t/f)" };
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(raw)) return ok(true);
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(raw)) return ok(false);
+  return err("a boolean (true/false, 1/0, t/f)");
 }
 
 /** Parses a decimal integer within `[min, max]`. */
 export function parseInteger(raw: string, min: number, max: number): Parsed<number> {
   const expected = `an integer from ${min} to ${max}`;
-  if (!/^[+-]?\d+$/.test(raw.trim())) return { ok: false, expected };
+  if (!/^[+-]?\d+$/.test(raw.trim())) return err(expected);
   const value = Number(raw.trim());
-  if (!Number.isSafeInteger(value) || value < min || value > max) return { ok: false, expected };
-  return { ok: true, value };
+  if (!Number.isSafeInteger(value) || value < min || value > max) return err(expected);
+  return ok(value);
 }
 
 /** Parses a TCP port; 0 asks the OS for a free port (used by tests). */
@@ -46,7 +47,7 @@ export function parseDurationUs(raw: string, bareUnit: "us" | "s"): Parsed<numbe
   const expected = `a duration such as 10ms, 2s or 1m30s${bareUnit === "us" ? " (a bare number is microseconds)" : " (a bare number is seconds)"}`;
   const text = raw.trim();
   if (/^\d+(\.\d+)?$/.test(text)) {
-    return { ok: true, value: (Number(text) * UNIT_US[bareUnit]) as number };
+    return ok((Number(text) * UNIT_US[bareUnit]) as number);
   }
   const part = /(\d+(?:\.\d+)?)(ns|us|µs|μs|ms|s|m|h)/gy;
   let total = 0;
@@ -55,29 +56,27 @@ export function parseDurationUs(raw: string, bareUnit: "us" | "s"): Parsed<numbe
     total += (Number(match[1]) * UNIT_US[match[2] as string]) as number;
     consumed = part.lastIndex;
   }
-  if (consumed === 0 || consumed !== text.length) return { ok: false, expected };
-  return { ok: true, value: total };
+  if (consumed === 0 || consumed !== text.length) return err(expected);
+  return ok(total);
 }
 
 /** Accepts an IPv4 or IPv6 literal (Go requires an IP for the listen host). */
 export function parseIp(raw: string): Parsed<string> {
   const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
   const ipv6 = /^[0-9a-fA-F:.]+$/;
-  if (ipv4.test(raw) || (raw.includes(":") && ipv6.test(raw))) return { ok: true, value: raw };
-  return { ok: false, expected: "an IP address such as 0.0.0.0 or ::" };
+  if (ipv4.test(raw) || (raw.includes(":") && ipv6.test(raw))) return ok(raw);
+  return err("an IP address such as 0.0.0.0 or ::");
 }
 
 /** Accepts any non-empty string. */
 export function parseText(raw: string): Parsed<string> {
-  return raw.length > 0 ? { ok: true, value: raw } : { ok: false, expected: "a non-empty value" };
+  return raw.length > 0 ? ok(raw) : err("a non-empty value");
 }
 
 /** Accepts one of the given words. */
 export function parseChoice<T extends string>(raw: string, choices: readonly T[]): Parsed<T> {
   const found = choices.find((choice) => choice === raw.trim().toLowerCase());
-  return found
-    ? { ok: true, value: found }
-    : { ok: false, expected: `one of ${choices.join(", ")}` };
+  return found ? ok(found) : err(`one of ${choices.join(", ")}`);
 }
 
 /** RE2 leading inline flags (`(?i)`, `(?is)`), which JavaScript writes after the pattern. */
@@ -94,13 +93,13 @@ const NOT_RE2 = /\(\?<?[=!]|\\[1-9]/;
  */
 export function parseRegExp(raw: string): Parsed<string> {
   const expected = "a valid RE2 regular expression (no lookaround or backreferences)";
-  if (NOT_RE2.test(raw)) return { ok: false, expected };
+  if (NOT_RE2.test(raw)) return err(expected);
   const flags = RE2_FLAGS.exec(raw)?.[1] ?? "";
   const pattern = raw.slice(flags === "" ? 0 : flags.length + 3).replaceAll("(?P<", "(?<");
   try {
     new RegExp(pattern, flags.replace("U", ""));
-    return { ok: true, value: raw };
+    return ok(raw);
   } catch {
-    return { ok: false, expected };
+    return err(expected);
   }
 }

@@ -8,13 +8,13 @@ import { SETTINGS } from "./settings.ts";
 function errorsOf(env: Record<string, string>) {
   const result = loadConfig(env);
   assert.ok(!result.ok, `expected the config to be rejected: ${JSON.stringify(env)}`);
-  return result.errors;
+  return result.error;
 }
 
 function warningsOf(env: Record<string, string>) {
   const result = loadConfig(env);
   assert.ok(result.ok, `expected a valid config, got ${JSON.stringify(result)}`);
-  return result.warnings;
+  return result.value.warnings;
 }
 
 describe("settings that would switch inspection off", () => {
@@ -91,7 +91,7 @@ describe("settings that would switch inspection off", () => {
     for (const pattern of ok) assert.ok(parseRegExp(pattern).ok, pattern);
     const result = loadConfig({ DD_APPSEC_OBFUSCATION_PARAMETER_KEY_REGEXP: "(?i)pass|token" });
     assert.ok(result.ok);
-    assert.equal(result.config.obfuscatorKeyRegex, "(?i)pass|token");
+    assert.equal(result.value.config.obfuscatorKeyRegex, "(?i)pass|token");
   });
 
   test("obfuscator regexes RE2 cannot compile are rejected", () => {

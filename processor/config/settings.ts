@@ -8,6 +8,7 @@
  * Go-valid value is always valid here too (same boolean, integer and duration syntax).
  */
 import type { LogLevel } from "../log.ts";
+import { err, ok } from "../result.ts";
 import {
   type Parsed,
   parseBool,
@@ -96,14 +97,14 @@ const durationMs =
   (bare: "us" | "s") =>
   (raw: string): Parsed<number> => {
     const us = parseDurationUs(raw, bare);
-    return us.ok ? { ok: true, value: Math.round(us.value / 1000) } : us;
+    return us.ok ? ok(Math.round(us.value / 1000)) : us;
   };
 
 /** A WAF budget under 1 µs never lets libddwaf run: every request would pass uninspected. */
 function parseWafTimeout(raw: string): Parsed<number> {
   const us = parseDurationUs(raw, "us");
   if (us.ok && us.value < 1) {
-    return { ok: false, expected: "a duration of at least 1us (0 would skip every WAF run)" };
+    return err("a duration of at least 1us (0 would skip every WAF run)");
   }
   return us;
 }
@@ -112,16 +113,13 @@ function parseWafTimeout(raw: string): Parsed<number> {
 function parsePollInterval(raw: string): Parsed<number> {
   const ms = durationMs("s")(raw);
   if (ms.ok && ms.value >= 10 && ms.value <= 3_600_000) return ms;
-  return {
-    ok: false,
-    expected: "a duration from 10ms to 1h (a bare number is seconds, e.g. 5 or 0.5)",
-  };
+  return err("a duration from 10ms to 1h (a bare number is seconds, e.g. 5 or 0.5)");
 }
 
 function parseWorkers(raw: string): Parsed<number | undefined> {
-  if (raw.trim() === "auto") return { ok: true, value: undefined };
+  if (raw.trim() === "auto") return ok(undefined);
   const count = parseInteger(raw, 1, 256);
-  return count.ok ? count : { ok: false, expected: "auto or an integer from 1 to 256" };
+  return count.ok ? count : err("auto or an integer from 1 to 256");
 }
 
 /** Every variable the processor reads, in README order. */

@@ -92,8 +92,8 @@ class StreamLoop implements ExtProcStream {
     try {
       event = eventOf(message);
       const next = transition(this.#state, event);
-      if (!next.ok) throw new ProtocolError(next.code, describe(next.code, event));
-      this.#state = next.state;
+      if (!next.ok) throw new ProtocolError(next.error, describe(next.error, event));
+      this.#state = next.value;
       this.#inspection ??= this.#inspector.open(exchangeInfo(message, this.#call));
       result = dispatch(this.#inspection, message);
     } catch (error) {

@@ -14,8 +14,8 @@ function run(events: StreamEvent[]): string {
   let state: StreamState = INITIAL_STATE;
   for (const event of events) {
     const next = transition(state, event);
-    if (!next.ok) return `error:${next.code}`;
-    state = next.state;
+    if (!next.ok) return `error:${next.error}`;
+    state = next.value;
   }
   return state.phase;
 }

@@ -17,6 +17,7 @@
  * ends. Anything else is a typed protocol error; the caller ends only that stream.
  */
 import type { ProtocolErrorCode } from "../errors.ts";
+import { err, ok, type Result } from "../result.ts";
 
 /** Where a stream is. */
 export type Phase = "start" | "request" | "request-done" | "response" | "finished";
@@ -37,17 +38,14 @@ export type StreamEvent =
   | { kind: "response-body"; endOfStream: boolean }
   | { kind: "response-trailers" };
 
-/** Outcome of {@link transition}. */
-export type Transition = { ok: true; state: StreamState } | { ok: false; code: ProtocolErrorCode };
+/** Outcome of {@link transition}: the next state, or the rule the message breaks. */
+type Transition = Result<StreamState, ProtocolErrorCode>;
 
 /** The state of a new stream. */
 export const INITIAL_STATE: StreamState = { phase: "start", requestEnded: false };
 
-const fail = (code: ProtocolErrorCode): Transition => ({ ok: false, code });
-const to = (phase: Phase, requestEnded: boolean): Transition => ({
-  ok: true,
-  state: { phase, requestEnded },
-});
+const fail = (code: ProtocolErrorCode): Transition => err(code);
+const to = (phase: Phase, requestEnded: boolean): Transition => ok({ phase, requestEnded });
 
 /** Applies one message to the state, or says which rule it breaks. Pure. */
 export function transition(state: StreamState, event: StreamEvent): Transition {

@@ -20,8 +20,7 @@ function options(contentType: string | undefined, extra: Partial<ParseBodyOption
 test("body: JSON", async () => {
   assert.deepEqual(await parseBody(bytes('{"a":[1,"<x>"]}'), options("application/json")), {
     ok: true,
-    value: { a: [1, "<x>"] },
-    notes: [],
+    value: { content: { a: [1, "<x>"] }, notes: [] },
   });
 });
 
@@ -32,8 +31,7 @@ test("body: truncated JSON is repaired", async () => {
   );
   assert.deepEqual(result, {
     ok: true,
-    value: { a: "1", b: "<scr" },
-    notes: ["body-truncated", "json-repaired"],
+    value: { content: { a: "1", b: "<scr" }, notes: ["body-truncated", "json-repaired"] },
   });
 });
 
@@ -41,14 +39,16 @@ test("body: broken non-truncated JSON is read leniently and passed as text too",
   const result = await parseBody(bytes('{"a": <script>}'), options("application/json"));
   assert.deepEqual(result, {
     ok: true,
-    value: { a: "<script>", "": '{"a": <script>}' },
-    notes: ["json-malformed"],
+    value: { content: { a: "<script>", "": '{"a": <script>}' }, notes: ["json-malformed"] },
   });
 });
 
 test("body: text that is not JSON at all is passed as text", async () => {
   const result = await parseBody(bytes("hello there"), options("application/json"));
-  assert.deepEqual(result, { ok: true, value: "hello there", notes: ["json-malformed-as-text"] });
+  assert.deepEqual(result, {
+    ok: true,
+    value: { content: "hello there", notes: ["json-malformed-as-text"] },
+  });
 });
 
 test("body: urlencoded form", async () => {
@@ -56,7 +56,10 @@ test("body: urlencoded form", async () => {
     bytes("a=1&a=2&q=%3Cscript%3E+x"),
     options("application/x-www-form-urlencoded"),
   );
-  assert.deepEqual(result, { ok: true, value: { a: ["1", "2"], q: ["<script> x"] }, notes: [] });
+  assert.deepEqual(result, {
+    ok: true,
+    value: { content: { a: ["1", "2"], q: ["<script> x"] }, notes: [] },
+  });
 });
 
 test("body: truncated urlencoded form keeps the partial last pair", async () => {
@@ -65,42 +68,43 @@ test("body: truncated urlencoded form keeps the partial last pair", async () => 
     options("application/x-www-form-urlencoded", { truncated: true }),
   );
   assert.ok(result.ok);
-  assert.deepEqual(result.value, { a: ["1"], b: ["<scr"] });
+  assert.deepEqual(result.value.content, { a: ["1"], b: ["<scr"] });
 });
 
 test("body: multipart fields and filenames", async () => {
   const body =
     '--X\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n--X\r\nContent-Disposition: form-data; name="u"; filename="a.txt"\r\n\r\nDATA\r\n--X--\r\n';
   const result = await parseBody(bytes(body), options('multipart/form-data; boundary="X"'));
-  assert.deepEqual(result, { ok: true, value: { f: ["v"] }, notes: [], filenames: ["a.txt"] });
+  assert.deepEqual(result, {
+    ok: true,
+    value: { content: { f: ["v"] }, notes: [], filenames: ["a.txt"] },
+  });
 });
 
 test("body: multipart without boundary is skipped", async () => {
   const result = await parseBody(bytes("--X\r\n"), options("multipart/form-data"));
-  assert.deepEqual(result, { ok: false, reason: "multipart-no-boundary" });
+  assert.deepEqual(result, { ok: false, error: "multipart-no-boundary" });
 });
 
 test("body: XML", async () => {
   const result = await parseBody(bytes('<r id="&lt;x&gt;"><q>1</q></r>'), options("text/xml"));
   assert.deepEqual(result, {
     ok: true,
-    value: { attributes: { id: "<x>" }, children: [{ children: ["1"] }] },
-    notes: [],
+    value: { content: { attributes: { id: "<x>" }, children: [{ children: ["1"] }] }, notes: [] },
   });
 });
 
 test("body: XML with nothing inspectable", async () => {
   assert.deepEqual(await parseBody(bytes("<!-- x -->"), options("application/xml")), {
     ok: false,
-    reason: "no-content",
+    error: "no-content",
   });
 });
 
 test("body: text/plain", async () => {
   assert.deepEqual(await parseBody(bytes("hello <b>"), options("text/plain; charset=utf-8")), {
     ok: true,
-    value: "hello <b>",
-    notes: [],
+    value: { content: "hello <b>", notes: [] },
   });
 });
 
@@ -108,7 +112,7 @@ test("body: unsupported and missing content types", async () => {
   for (const type of ["image/png", "application/octet-stream", undefined, "text/html"]) {
     assert.deepEqual(await parseBody(bytes("x"), options(type)), {
       ok: false,
-      reason: "unsupported-content-type",
+      error: "unsupported-content-type",
     });
   }
 });
@@ -116,7 +120,7 @@ test("body: unsupported and missing content types", async () => {
 test("body: empty body", async () => {
   assert.deepEqual(await parseBody(new Uint8Array(0), options("application/json")), {
     ok: false,
-    reason: "empty-body",
+    error: "empty-body",
   });
 });
 
@@ -135,7 +139,10 @@ for (const [encoding, encode] of encoders) {
       encode(bytes(json)),
       options("application/json", { contentEncoding: encoding }),
     );
-    assert.deepEqual(result, { ok: true, value: { a: "<script>" }, notes: ["decoded"] });
+    assert.deepEqual(result, {
+      ok: true,
+      value: { content: { a: "<script>" }, notes: ["decoded"] },
+    });
   });
 }
 
@@ -145,7 +152,7 @@ test("body: raw deflate sent as deflate", async () => {
     options("application/json", { contentEncoding: "Deflate" }),
   );
   assert.ok(result.ok);
-  assert.deepEqual(result.value, { a: "<script>" });
+  assert.deepEqual(result.value.content, { a: "<script>" });
 });
 
 test("body: identity and stacked encodings", async () => {
@@ -155,7 +162,7 @@ test("body: identity and stacked encodings", async () => {
     options("application/json", { contentEncoding: "identity, gzip, br" }),
   );
   assert.ok(result.ok);
-  assert.deepEqual(result.value, { a: "<script>" });
+  assert.deepEqual(result.value.content, { a: "<script>" });
 });
 
 test("body: an unknown coding on binary bytes is skipped", async () => {
@@ -163,7 +170,7 @@ test("body: an unknown coding on binary bytes is skipped", async () => {
   for (const encoding of ["compress", "gzip, foo", "gzip, gzip, gzip, gzip"]) {
     assert.deepEqual(
       await parseBody(binary, options("application/json", { contentEncoding: encoding })),
-      { ok: false, reason: "unsupported-encoding" },
+      { ok: false, error: "unsupported-encoding" },
     );
   }
 });
@@ -174,14 +181,17 @@ test("body: a declared coding the text does not carry is ignored, as backends th
       bytes(json),
       options("application/json", { contentEncoding: encoding }),
     );
-    assert.deepEqual(result, { ok: true, value: { a: "<script>" }, notes: ["coding-ignored"] });
+    assert.deepEqual(result, {
+      ok: true,
+      value: { content: { a: "<script>" }, notes: ["coding-ignored"] },
+    });
   }
 });
 
 test("body: corrupt gzip is decompression-failed", async () => {
   const corrupt = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00, 0x01, 0x02]);
   const result = await parseBody(corrupt, options("application/json", { contentEncoding: "gzip" }));
-  assert.deepEqual(result, { ok: false, reason: "decompression-failed" });
+  assert.deepEqual(result, { ok: false, error: "decompression-failed" });
 });
 
 test("body: gzip cut at the limit is decoded as far as it goes", async () => {
@@ -192,8 +202,8 @@ test("body: gzip cut at the limit is decoded as far as it goes", async () => {
     options("application/json", { contentEncoding: "gzip", truncated: true }),
   );
   assert.ok(result.ok);
-  assert.ok(result.notes.includes("json-repaired"));
-  assert.equal((result.value as { a: string }).a.length, 4096);
+  assert.ok(result.value.notes.includes("json-repaired"));
+  assert.equal((result.value.content as { a: string }).a.length, 4096);
 });
 
 test("body: decompression bomb (1 GiB of zeros) stops at the limit, fast", async () => {
@@ -207,7 +217,7 @@ test("body: decompression bomb (1 GiB of zeros) stops at the limit, fast", async
   );
   const elapsed = performance.now() - started;
   assert.ok(result.ok);
-  assert.ok(result.notes.includes("body-truncated"));
+  assert.ok(result.value.notes.includes("body-truncated"));
   assert.ok(elapsed < 1000, `took ${elapsed} ms`);
 });
 
@@ -218,13 +228,13 @@ test("body: brotli bomb stops at the limit", async () => {
     options("text/plain", { contentEncoding: "br", limitBytes: MiB }),
   );
   assert.ok(result.ok);
-  assert.ok(result.notes.includes("body-truncated"));
+  assert.ok(result.value.notes.includes("body-truncated"));
 });
 
 test("body malformed: invalid UTF-8 is decoded with replacement characters", async () => {
   const body = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xc3, 0x22, 0x7d]);
   const result = await parseBody(body, options("application/json"));
-  assert.deepEqual(result, { ok: true, value: { a: "\uFFFD\uFFFD" }, notes: [] });
+  assert.deepEqual(result, { ok: true, value: { content: { a: "\uFFFD\uFFFD" }, notes: [] } });
 });
 
 test("body malformed: 10,000-deep JSON nesting", async () => {
@@ -232,7 +242,7 @@ test("body malformed: 10,000-deep JSON nesting", async () => {
     bytes(`${"[".repeat(10_000)}${"]".repeat(10_000)}`),
     options("application/json"),
   );
-  assert.ok(result.ok && result.notes.includes("depth-truncated"));
+  assert.ok(result.ok && result.value.notes.includes("depth-truncated"));
 });
 
 test("body malformed: million-element JSON array", async () => {
@@ -240,7 +250,7 @@ test("body malformed: million-element JSON array", async () => {
     bytes(`[${"0,".repeat(1_000_000)}0]`),
     options("application/json", { limitBytes: 4 * MiB }),
   );
-  assert.ok(result.ok && (result.value as unknown[]).length === 256);
+  assert.ok(result.ok && (result.value.content as unknown[]).length === 256);
 });
 
 test("body malformed: 10 MB single-line text", async () => {
@@ -248,8 +258,8 @@ test("body malformed: 10 MB single-line text", async () => {
     new Uint8Array(10 * MiB).fill(0x61),
     options("text/plain", { limitBytes: 10 * MiB }),
   );
-  assert.ok(result.ok && (result.value as string).length === 4096);
-  assert.ok(result.ok && result.notes.includes("string-truncated"));
+  assert.ok(result.ok && (result.value.content as string).length === 4096);
+  assert.ok(result.ok && result.value.notes.includes("string-truncated"));
 });
 
 test("body malformed: multipart without closing boundary", async () => {
@@ -257,9 +267,7 @@ test("body malformed: multipart without closing boundary", async () => {
   const result = await parseBody(bytes(body), options("multipart/form-data; boundary=X"));
   assert.deepEqual(result, {
     ok: true,
-    value: { f: ["<script>"] },
-    notes: ["multipart-unterminated"],
-    filenames: [],
+    value: { content: { f: ["<script>"] }, notes: ["multipart-unterminated"], filenames: [] },
   });
 });
 
@@ -269,7 +277,7 @@ test("body malformed: million-pair form keeps 256 keys", async () => {
     bytes(body),
     options("application/x-www-form-urlencoded", { limitBytes: 16 * MiB }),
   );
-  assert.ok(result.ok && Object.keys(result.value as object).length === 256);
+  assert.ok(result.ok && Object.keys(result.value.content as object).length === 256);
 });
 
 test("body malformed: XML that is not XML", async () => {
@@ -427,8 +435,11 @@ for (const [name, body, contentType, contentEncoding] of evasions) {
       options(contentType, contentEncoding ? { contentEncoding } : {}),
     );
     assert.ok(result.ok, JSON.stringify(result));
-    const strings = stringsOf(result.value);
-    assert.ok(strings.includes(PAYLOAD), `${JSON.stringify(result.value)} lacks ${PAYLOAD}`);
+    const strings = stringsOf(result.value.content);
+    assert.ok(
+      strings.includes(PAYLOAD),
+      `${JSON.stringify(result.value.content)} lacks ${PAYLOAD}`,
+    );
   });
 }
 
@@ -440,7 +451,7 @@ test("body evasion: a file name hidden in a nested multipart part", async () => 
   );
   const result = await parseBody(body, options("multipart/form-data; boundary=B"));
   assert.ok(result.ok);
-  assert.deepEqual(result.filenames, ["evil.php"]);
+  assert.deepEqual(result.value.filenames, ["evil.php"]);
 });
 
 /**
@@ -469,14 +480,14 @@ for (const [name, body] of uploads) {
   for (const contentType of [undefined, "application/octet-stream"]) {
     test(`body benign: ${name} uploaded as ${contentType ?? "no type"} is not parsed`, async () => {
       const result = await parseBody(body, options(contentType));
-      assert.deepEqual(result, { ok: false, reason: "unsupported-content-type" });
+      assert.deepEqual(result, { ok: false, error: "unsupported-content-type" });
     });
   }
 }
 
 test("body benign: a declared image is never sniffed, even when it holds JSON", async () => {
   const result = await parseBody(bytes('{"q":"$globals"}'), options("image/png"));
-  assert.deepEqual(result, { ok: false, reason: "unsupported-content-type" });
+  assert.deepEqual(result, { ok: false, error: "unsupported-content-type" });
 });
 
 test("body benign: clean JSON, form and XML have one reading and no notes", async () => {
@@ -489,8 +500,7 @@ test("body benign: clean JSON, form and XML have one reading and no notes", asyn
   for (const [contentType, body, value] of cases) {
     assert.deepEqual(await parseBody(bytes(body), options(contentType)), {
       ok: true,
-      value,
-      notes: [],
+      value: { content: value, notes: [] },
     });
   }
 });

@@ -5,6 +5,7 @@
  * combineReadings).
  */
 import { isDeepStrictEqual } from "node:util";
+import { err, ok, type Result } from "../result.ts";
 import { combineReadings } from "./combine.ts";
 import { codingsOf, decodeContent, needsDecoding } from "./content-encoding.ts";
 import { type BodyPlan, bodyPlans } from "./content-type.ts";
@@ -42,21 +43,23 @@ export interface ParseBodyOptions {
 }
 
 /**
- * A parsed body. `notes` says what was cut, repaired, guessed or read twice (`body-truncated`,
- * `json-repaired`, `json-duplicate-keys`, `json-multiple-values`, `json-malformed`,
- * `json-malformed-as-text`, `depth-truncated`, `container-truncated`, `string-truncated`,
- * `multipart-unterminated`, `multipart-nested`, `xml-malformed`, `decoded`, `coding-ignored`,
- * `coding-sniffed:<coding>`, `charset-detected:<charset>`, `sniffed:<kind>`, `read-as:<kind>`...).
- * `filenames` is set for multipart bodies only.
+ * A parsed body: `content` is the value for the WAF. `notes` says what was cut, repaired, guessed
+ * or read twice (`body-truncated`, `json-repaired`, `json-duplicate-keys`, `json-multiple-values`,
+ * `json-malformed`, `json-malformed-as-text`, `depth-truncated`, `container-truncated`,
+ * `string-truncated`, `multipart-unterminated`, `multipart-nested`, `xml-malformed`, `decoded`,
+ * `coding-ignored`, `coding-sniffed:<coding>`, `charset-detected:<charset>`, `sniffed:<kind>`,
+ * `read-as:<kind>`...). `filenames` is set for multipart bodies only.
  */
-export type BodyParseResult =
-  | { ok: true; value: unknown; notes: string[]; filenames?: string[] }
-  | { ok: false; reason: BodySkipReason };
+export interface ParsedBody {
+  readonly content: unknown;
+  readonly notes: string[];
+  readonly filenames?: string[];
+}
 
 /**
  * Parses a body for the WAF. Content codings are undone first, bounded by `limitBytes`, which is
  * why this is asynchronous (see decodeContent); a clean body with no coding is read at once.
- * Value shapes by kind:
+ * `content` by kind:
  * - json: the parsed value (cut to the WAF limits); malformed text is read leniently and passed
  *   as text too, so the WAF still sees it;
  * - urlencoded: `Record<string, string[]>`, decoded like the query string;
@@ -69,18 +72,19 @@ export type BodyParseResult =
 export async function parseBody(
   bytes: Uint8Array,
   options: ParseBodyOptions,
-): Promise<BodyParseResult> {
+): Promise<Result<ParsedBody, BodySkipReason>> {
   const plans = bodyPlans(options.contentType);
-  if (plans.length === 0) return { ok: false, reason: "unsupported-content-type" };
+  if (plans.length === 0) return err("unsupported-content-type");
   if (!needsDecoding(bytes, options.contentEncoding)) {
     return readBody(bytes, plans, options.truncated, []);
   }
   const decoded = await decodeContent(bytes, options.contentEncoding, options.limitBytes);
   if (!decoded.ok) return decoded;
   const declared = codingsOf(options.contentEncoding).length > 0;
-  const ignored = decoded.notes.includes("coding-ignored");
-  const notes = declared && !ignored ? ["decoded", ...decoded.notes] : decoded.notes;
-  return readBody(decoded.bytes, plans, options.truncated || decoded.truncated, notes);
+  const { bytes: plain, truncated, notes: decodeNotes } = decoded.value;
+  const ignored = decodeNotes.includes("coding-ignored");
+  const notes = declared && !ignored ? ["decoded", ...decodeNotes] : decodeNotes;
+  return readBody(plain, plans, options.truncated || truncated, notes);
 }
 
 function readBody(
@@ -88,8 +92,8 @@ function readBody(
   plans: BodyPlan[],
   truncated: boolean,
   first: string[],
-): BodyParseResult {
-  if (bytes.byteLength === 0) return { ok: false, reason: "empty-body" };
+): Result<ParsedBody, BodySkipReason> {
+  if (bytes.byteLength === 0) return err("empty-body");
   const notes: Notes = new Set([...first, ...(truncated ? ["body-truncated"] : [])]);
   const values: unknown[] = [];
   let filenames: string[] | undefined;
@@ -98,9 +102,9 @@ function readBody(
     for (const value of reading.values) addReading(values, value);
     if (reading.filenames) filenames = union(filenames ?? [], reading.filenames);
   }
-  if (values.length === 0) return { ok: false, reason: skipReason(plans) };
-  const value = combineReadings(values, notes);
-  return { ok: true, value, notes: [...notes], ...(filenames ? { filenames } : {}) };
+  if (values.length === 0) return err(skipReason(plans));
+  const content = combineReadings(values, notes);
+  return ok({ content, notes: [...notes], ...(filenames ? { filenames } : {}) });
 }
 
 /** Adds a reading unless an equal one is there (two charsets may read ASCII the same). */

@@ -46,8 +46,8 @@ for (const [name, bytes, declared, notes] of sniffed) {
   test(`decodeContent: ${name}`, async () => {
     const result = await decodeContent(bytes, declared, MiB);
     assert.ok(result.ok);
-    assert.equal(decode(result.bytes), decode(json));
-    assert.deepEqual(result.notes, notes);
+    assert.equal(decode(result.value.bytes), decode(json));
+    assert.deepEqual(result.value.notes, notes);
   });
 }
 
@@ -55,28 +55,28 @@ test("decodeContent: at most three layers in all, declared and sniffed", async (
   const layered = gzipSync(gzipSync(gzipSync(gzipSync(json))));
   const result = await decodeContent(layered, undefined, MiB);
   assert.ok(result.ok);
-  assert.deepEqual(result.notes, [
+  assert.deepEqual(result.value.notes, [
     "coding-sniffed:gzip",
     "coding-sniffed:gzip",
     "coding-sniffed:gzip",
   ]);
-  assert.deepEqual(Array.from(result.bytes.subarray(0, 2)), [0x1f, 0x8b]);
+  assert.deepEqual(Array.from(result.value.bytes.subarray(0, 2)), [0x1f, 0x8b]);
 });
 
 test("decodeContent: binary that is not brotli is kept as it is", async () => {
   const noise = Uint8Array.from({ length: 256 }, (_, i) => (i * 7919) % 256);
   const result = await decodeContent(noise, undefined, MiB);
   assert.ok(result.ok);
-  assert.deepEqual(result.notes, []);
-  assert.equal(result.bytes, noise);
+  assert.deepEqual(result.value.notes, []);
+  assert.equal(result.value.bytes, noise);
 });
 
 test("decodeContent: an undeclared gzip bomb stops at the limit", async () => {
   const bomb = gzipSync(new Uint8Array(64 * MiB), { level: 9 });
   const started = performance.now();
   const result = await decodeContent(bomb, undefined, MiB);
-  assert.ok(result.ok && result.truncated);
-  assert.equal(result.bytes.length, MiB);
+  assert.ok(result.ok && result.value.truncated);
+  assert.equal(result.value.bytes.length, MiB);
   assert.ok(performance.now() - started < 2000);
 });
 
@@ -85,12 +85,14 @@ test("decodeContent: an undeclared brotli bomb stops at the limit", async () => 
   const result = await decodeContent(bomb, undefined, MiB);
   // Zeros are not text: the guess is dropped and the bytes stay as sent.
   assert.ok(result.ok);
-  assert.deepEqual(result.notes, []);
+  assert.deepEqual(result.value.notes, []);
 });
 
 test("decodeContent: a declared zstd cut at the limit is decoded as far as it goes", async () => {
   const letters = randomBytes(300_000).toString("base64");
   const full = zstdCompressSync(text(`{"a":"${letters}"}`));
   const result = await decodeContent(full.subarray(0, full.length >> 1), "zstd", MiB);
-  assert.ok(result.ok && result.bytes.length > 1000 && result.bytes.length < letters.length);
+  assert.ok(
+    result.ok && result.value.bytes.length > 1000 && result.value.bytes.length < letters.length,
+  );
 });

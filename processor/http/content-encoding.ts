@@ -12,14 +12,21 @@ import {
   createInflateRaw,
   createZstdDecompress,
 } from "node:zlib";
+import { type Err, err, ok, type Result } from "../result.ts";
 import { createBodyBuffer } from "./body-buffer.ts";
 import { isWideText } from "./charset.ts";
 import { compressionOf, isKnownBinary, looksBinary } from "./sniff.ts";
 
-/** Result of {@link decodeContent}; `notes` says which codings were guessed or ignored. */
-export type DecodeResult =
-  | { ok: true; bytes: Uint8Array; truncated: boolean; notes: string[] }
-  | { ok: false; reason: "unsupported-encoding" | "decompression-failed" };
+/** Decoded bytes; `notes` says which codings were guessed or ignored. */
+export interface Decoded {
+  readonly bytes: Uint8Array;
+  /** The output was cut at the limit, or the input was cut. */
+  readonly truncated: boolean;
+  readonly notes: string[];
+}
+
+/** Why bytes could not be decoded. */
+export type DecodeFailure = "unsupported-encoding" | "decompression-failed";
 
 type Coding = "gzip" | "deflate" | "br" | "zstd";
 
@@ -77,33 +84,34 @@ export async function decodeContent(
   bytes: Uint8Array,
   contentEncoding: string | undefined,
   limitBytes: number,
-): Promise<DecodeResult> {
+): Promise<Result<Decoded, DecodeFailure>> {
   const declared = codingsOf(contentEncoding);
   const known = declared.map((c) => (Object.hasOwn(CODINGS, c) ? CODINGS[c] : undefined));
   const usable = declared.length <= MAX_LAYERS && known.every((c) => c !== undefined);
   if (!usable) {
-    if (!isText(bytes)) return { ok: false, reason: "unsupported-encoding" };
-    return { ok: true, bytes, truncated: false, notes: ["coding-ignored"] };
+    if (!isText(bytes)) return err("unsupported-encoding");
+    return ok({ bytes, truncated: false, notes: ["coding-ignored"] });
   }
   let current: Decoded = { bytes, truncated: false, notes: [] };
   for (const coding of (known as Coding[]).reverse()) {
     const next = await inflateBounded(current.bytes, coding, limitBytes);
     if (!next.ok) return ignoredLayer(current, next);
-    current = { ...next, truncated: next.truncated || current.truncated, notes: current.notes };
+    current = {
+      bytes: next.value.bytes,
+      truncated: next.value.truncated || current.truncated,
+      notes: current.notes,
+    };
   }
-  return { ok: true, ...(await undoSniffedLayers(current, limitBytes, declared.length)) };
-}
-
-interface Decoded {
-  bytes: Uint8Array;
-  truncated: boolean;
-  notes: string[];
+  return ok(await undoSniffedLayers(current, limitBytes, declared.length));
 }
 
 /** A declared layer the bytes do not carry: text is read as it is, binary stays undecodable. */
-function ignoredLayer(current: Decoded, failure: DecodeResult): DecodeResult {
+function ignoredLayer(
+  current: Decoded,
+  failure: Err<DecodeFailure>,
+): Result<Decoded, DecodeFailure> {
   if (!isText(current.bytes)) return failure;
-  return { ok: true, ...current, notes: [...current.notes, "coding-ignored"] };
+  return ok({ ...current, notes: [...current.notes, "coding-ignored"] });
 }
 
 /** Undoes the codings the bytes show, up to {@link MAX_LAYERS} layers in all. */
@@ -118,10 +126,10 @@ async function undoSniffedLayers(
     if (coding === undefined) break;
     const next = await inflateBounded(current.bytes, coding, limitBytes);
     // Brotli is only a guess: keep its output only when that output is text.
-    if (!next.ok || (coding === "br" && !isText(next.bytes))) break;
+    if (!next.ok || (coding === "br" && !isText(next.value.bytes))) break;
     current = {
-      bytes: next.bytes,
-      truncated: next.truncated || current.truncated,
+      bytes: next.value.bytes,
+      truncated: next.value.truncated || current.truncated,
       notes: [...current.notes, `coding-sniffed:${coding}`],
     };
   }
@@ -147,25 +155,25 @@ function inflateBounded(
   bytes: Uint8Array,
   coding: Coding,
   limitBytes: number,
-): Promise<DecodeResult> {
+): Promise<Result<Decoded, DecodeFailure>> {
   const out = createBodyBuffer(limitBytes);
   const stream = decoderFor(coding, bytes);
   return new Promise((resolve) => {
-    const finish = (result: DecodeResult): void => {
+    const finish = (result: Result<Decoded, DecodeFailure>): void => {
       stream.destroy();
       resolve(result);
     };
     stream.on("data", (chunk: Buffer) => {
       out.append(chunk);
-      if (out.truncated) finish({ ok: true, bytes: out.bytes(), truncated: true, notes: [] });
+      if (out.truncated) finish(ok({ bytes: out.bytes(), truncated: true, notes: [] }));
     });
     // Corrupt data after a readable prefix still yields that prefix for the WAF; nothing at all
     // from a non-empty input is a failure, so the caller can read the bytes as they are.
     const done = (truncated: boolean) =>
       finish(
         out.sizeBytes > 0
-          ? { ok: true, bytes: out.bytes(), truncated, notes: [] }
-          : { ok: false, reason: "decompression-failed" },
+          ? ok({ bytes: out.bytes(), truncated, notes: [] })
+          : err("decompression-failed"),
       );
     stream.on("end", () => done(false));
     stream.on("error", () => done(true));

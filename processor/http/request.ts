@@ -1,4 +1,5 @@
 /** The request and response models built from Envoy's header maps. */
+import { type Err, err, ok, type Result } from "../result.ts";
 import { type ClientIpOptions, clientIpFromHeaders } from "./client-ip.ts";
 import { parseCookies } from "./cookies.ts";
 import {
@@ -73,9 +74,6 @@ export interface HttpModelError {
   message: string;
 }
 
-/** Outcome of {@link requestFromHeaders} and {@link responseFromHeaders}. */
-export type HttpModelResult<T> = { ok: true; value: T } | { ok: false; error: HttpModelError };
-
 /** Options of {@link requestFromHeaders}: the client IP settings. */
 export type RequestOptions = ClientIpOptions;
 
@@ -86,7 +84,7 @@ export type RequestOptions = ClientIpOptions;
 export function requestFromHeaders(
   entries: readonly HeaderEntry[],
   options: RequestOptions,
-): HttpModelResult<HttpRequest> {
+): Result<HttpRequest, HttpModelError> {
   const { pseudo, all } = splitHeaders(entries);
   const method = pseudo.get(":method");
   const rawUri = pseudo.get(":path");
@@ -111,33 +109,27 @@ export function requestFromHeaders(
   addOptional(request, "clientIp", clientIpFromHeaders(all, options));
   addOptional(request, "remoteIp", remoteIpOf(options.remoteAddress));
   addContentFields(request, all);
-  return { ok: true, value: request };
+  return ok(request);
 }
 
 /** Builds the response model from Envoy's response headers; `:status` must be 100–599. */
 export function responseFromHeaders(
   entries: readonly HeaderEntry[],
-): HttpModelResult<HttpResponse> {
+): Result<HttpResponse, HttpModelError> {
   const { pseudo, all } = splitHeaders(entries);
   const rawStatus = pseudo.get(":status");
   if (rawStatus === undefined) return missing(":status");
   const status = /^\d{3}$/.test(rawStatus.trim()) ? Number(rawStatus.trim()) : Number.NaN;
   if (!(status >= 100 && status <= 599)) {
-    return {
-      ok: false,
-      error: { code: "invalid-status", header: ":status", message: "status is not 100-599" },
-    };
+    return err({ code: "invalid-status", header: ":status", message: "status is not 100-599" });
   }
   const response: HttpResponse = { status, headers: withoutHeader(all, "cookie") };
   addContentFields(response, all);
-  return { ok: true, value: response };
+  return ok(response);
 }
 
-function missing(header: string): { ok: false; error: HttpModelError } {
-  return {
-    ok: false,
-    error: { code: "missing-pseudo-header", header, message: `missing ${header}` },
-  };
+function missing(header: string): Err<HttpModelError> {
+  return err({ code: "missing-pseudo-header", header, message: `missing ${header}` });
 }
 
 function queryOf(rawUri: string): string {

@@ -191,11 +191,11 @@ export class WafInspection implements Inspection {
     const schema = direction === "response" && this.#schemaWithResponseBody;
     const read = await bodyAddresses(direction, body, this.#options.bodyLimitBytes, schema);
     if (!read.ok) {
-      this.#bodyNotes.push(read.note);
+      this.#bodyNotes.push(read.error);
       return CONTINUE;
     }
     this.#deps.metrics?.bodyInspected(direction, body.truncated);
-    return this.#run(read.addresses) ?? CONTINUE;
+    return this.#run(read.value) ?? CONTINUE;
   }
 
   #run(addresses: Record<string, unknown>) {

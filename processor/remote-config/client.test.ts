@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { rcResponse } from "../../test/support/remote-config.ts";
 import { createLogger, type LogLevel } from "../log.ts";
+import { ok } from "../result.ts";
 import { type RemoteConfigClient, startRemoteConfig } from "./client.ts";
 import type { HttpPost } from "./http.ts";
 import { subscriptionFor } from "./protocol.ts";
@@ -46,7 +47,7 @@ function harness(post: HttpPost, apply?: (changes: readonly ConfigChange[]) => A
     maxBackoffMs: 40,
     subscription: subscriptionFor({ blocking: true, rulesPinned: false }),
     identity,
-    apply: apply ?? ((changes) => changes.map((c) => ({ path: c.path, ok: true }))),
+    apply: apply ?? ((changes) => changes.map((c) => ({ path: c.path, ...ok(undefined) }))),
     onApply: (product, result) => applied.push([product, result]),
     log,
     post,

@@ -6,6 +6,7 @@
  * outage is logged once when it starts and once when it ends.
  */
 import type { Logger } from "../log.ts";
+import { err } from "../result.ts";
 import { type HttpPost, postJson } from "./http.ts";
 import { encodeCapabilities, parseAgentResponse, type Subscription } from "./protocol.ts";
 import { type ApplyOutcome, type ConfigChange, RemoteConfigState } from "./state.ts";
@@ -119,7 +120,7 @@ export function startRemoteConfig(options: RemoteConfigOptions): RemoteConfigCli
       return;
     }
     lastResponseError = undefined;
-    const { changes, rejected } = state.ingest(parsed.response);
+    const { changes, rejected } = state.ingest(parsed.value);
     for (const r of rejected) {
       log.warn("Remote Configuration config rejected", { product: r.product, error: r.error });
       options.onApply?.(r.product, "error");
@@ -190,16 +191,10 @@ function applySafely(
 ): ApplyOutcome[] {
   try {
     const outcomes = apply(changes);
-    return changes.map(
-      (c, i) => outcomes[i] ?? { path: c.path, ok: false, error: "no outcome reported" },
-    );
+    return changes.map((c, i) => outcomes[i] ?? { path: c.path, ...err("no outcome reported") });
   } catch (error) {
     log.error("applying Remote Configuration threw", { error: String(error) });
-    return changes.map((c) => ({
-      path: c.path,
-      ok: false,
-      error: "internal error while applying",
-    }));
+    return changes.map((c) => ({ path: c.path, ...err("internal error while applying") }));
   }
 }
 

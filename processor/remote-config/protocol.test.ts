@@ -55,7 +55,7 @@ test("responses: {} and an empty body mean nothing changed", () => {
   for (const body of ["{}", ""]) {
     const parsed = parseAgentResponse(body);
     assert.ok(parsed.ok);
-    assert.equal(parsed.response.targets, undefined);
+    assert.equal(parsed.value.targets, undefined);
   }
 });
 
@@ -66,11 +66,11 @@ test("responses: targets decoded with versions, hashes and the backend state", (
   });
   const parsed = parseAgentResponse(JSON.stringify(body));
   assert.ok(parsed.ok);
-  assert.equal(parsed.response.targets?.version, 42);
-  assert.equal(parsed.response.targets?.backendState, "opaque");
-  assert.equal(parsed.response.targets?.entries.get("datadog/2/ASM/a/config")?.version, 7);
-  assert.deepEqual(parsed.response.clientConfigs, ["datadog/2/ASM/a/config"]);
-  assert.equal(parsed.response.files.get("datadog/2/ASM/a/config")?.toString(), '{"x":1}');
+  assert.equal(parsed.value.targets?.version, 42);
+  assert.equal(parsed.value.targets?.backendState, "opaque");
+  assert.equal(parsed.value.targets?.entries.get("datadog/2/ASM/a/config")?.version, 7);
+  assert.deepEqual(parsed.value.clientConfigs, ["datadog/2/ASM/a/config"]);
+  assert.equal(parsed.value.files.get("datadog/2/ASM/a/config")?.toString(), '{"x":1}');
 });
 
 test("responses broken as a whole are errors with a reason", () => {

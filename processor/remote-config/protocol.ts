@@ -3,6 +3,7 @@
  * and capability bits a client advertises, the request it sends and the response it gets. Neutral:
  * no HTTP, no WAF. See docs/remote-configuration.md.
  */
+import { err, ok, type Result } from "../result.ts";
 
 /** The products this processor can subscribe to. */
 export const PRODUCTS = Object.freeze({
@@ -142,58 +143,53 @@ export interface AgentResponse {
   readonly clientConfigs: readonly string[];
 }
 
-/** Result of {@link parseAgentResponse}: the response, or why it cannot be used at all. */
-export type ParsedResponse = { ok: true; response: AgentResponse } | { ok: false; error: string };
-
 /**
- * Decodes the response body. Only a structurally broken response (not JSON, `targets` not base64
+ * Decodes the response body, or says why it cannot be used at all. Only a structurally broken response (not JSON, `targets` not base64
  * JSON, wrong field types) fails as a whole; a bad individual file is left for the state to report
  * against its own path, so one bad file never blocks the others.
  */
-export function parseAgentResponse(body: string): ParsedResponse {
+export function parseAgentResponse(body: string): Result<AgentResponse, string> {
   let json: unknown;
   try {
     json = JSON.parse(body === "" ? "{}" : body);
   } catch {
-    return { ok: false, error: "response is not JSON" };
+    return err("response is not JSON");
   }
-  if (!isRecord(json)) return { ok: false, error: "response is not a JSON object" };
+  if (!isRecord(json)) return err("response is not a JSON object");
   const files = new Map<string, Buffer>();
   const targetFiles = json.target_files ?? [];
-  if (!Array.isArray(targetFiles)) return { ok: false, error: "target_files is not an array" };
+  if (!Array.isArray(targetFiles)) return err("target_files is not an array");
   for (const file of targetFiles) {
     if (!isRecord(file) || typeof file.path !== "string" || typeof file.raw !== "string") {
-      return { ok: false, error: "a target_files entry has no string path or raw" };
+      return err("a target_files entry has no string path or raw");
     }
     files.set(file.path, Buffer.from(file.raw, "base64"));
   }
   const clientConfigs = json.client_configs ?? [];
   if (!Array.isArray(clientConfigs) || !clientConfigs.every((p) => typeof p === "string")) {
-    return { ok: false, error: "client_configs is not an array of strings" };
+    return err("client_configs is not an array of strings");
   }
   if (json.targets === undefined || json.targets === null || json.targets === "") {
-    return { ok: true, response: { files, clientConfigs } };
+    return ok({ files, clientConfigs });
   }
-  if (typeof json.targets !== "string") return { ok: false, error: "targets is not a string" };
+  if (typeof json.targets !== "string") return err("targets is not a string");
   const targets = parseTargets(json.targets);
   if (!targets.ok) return targets;
-  return { ok: true, response: { targets: targets.value, files, clientConfigs } };
+  return ok({ targets: targets.value, files, clientConfigs });
 }
 
 type Targets = NonNullable<AgentResponse["targets"]>;
 
-function parseTargets(
-  encoded: string,
-): { ok: true; value: Targets } | { ok: false; error: string } {
+function parseTargets(encoded: string): Result<Targets, string> {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
   } catch {
-    return { ok: false, error: "targets is not base64 JSON" };
+    return err("targets is not base64 JSON");
   }
   const signed = isRecord(decoded) ? decoded.signed : undefined;
   if (!isRecord(signed) || typeof signed.version !== "number" || !isRecord(signed.targets)) {
-    return { ok: false, error: "targets.signed has no version or targets" };
+    return err("targets.signed has no version or targets");
   }
   const entries = new Map<string, TargetEntry>();
   for (const [path, entry] of Object.entries(signed.targets)) {
@@ -212,7 +208,7 @@ function parseTargets(
     isRecord(custom) && typeof custom.opaque_backend_state === "string"
       ? custom.opaque_backend_state
       : undefined;
-  return { ok: true, value: { version: signed.version, backendState, entries } };
+  return ok({ version: signed.version, backendState, entries });
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

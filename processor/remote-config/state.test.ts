@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rcResponse, type ServedConfig } from "../../test/support/remote-config.ts";
+import { err, ok } from "../result.ts";
 import { APPLY_STATE, parseAgentResponse } from "./protocol.ts";
 import { RemoteConfigState } from "./state.ts";
 
@@ -12,13 +13,13 @@ function respond(state: RemoteConfigState, configs: ServedConfig[], version: num
     JSON.stringify(rcResponse(configs, { targetsVersion: version })),
   );
   assert.ok(parsed.ok);
-  return state.ingest(parsed.response);
+  return state.ingest(parsed.value);
 }
 
 const acknowledge =
   (state: RemoteConfigState) =>
   (change: { path: string }): void => {
-    state.record({ path: change.path, ok: true });
+    state.record({ path: change.path, ...ok(undefined) });
   };
 
 const stateOf = (state: RemoteConfigState, path: string) =>
@@ -53,7 +54,7 @@ test("new configs become changes; acknowledged ones are reported with version an
       ["apply", DATA],
     ],
   );
-  for (const c of changes) state.record({ path: c.path, ok: true });
+  for (const c of changes) state.record({ path: c.path, ...ok(undefined) });
   const request = state.requestState();
   assert.equal(request.targets_version, 10);
   assert.equal(request.backend_client_state, "state");
@@ -73,7 +74,7 @@ test("an unchanged hash is not applied again, even when the Agent omits the cach
     JSON.stringify(rcResponse(served, { targetsVersion: 2, omitFiles: [ASM] })),
   );
   assert.ok(parsed.ok);
-  assert.deepEqual(state.ingest(parsed.response).changes, []);
+  assert.deepEqual(state.ingest(parsed.value).changes, []);
   assert.equal(stateOf(state, ASM)?.applyState, APPLY_STATE.ACKNOWLEDGED);
 });
 
@@ -97,7 +98,7 @@ test("{} changes nothing", () => {
   respond(state, [{ path: ASM, content: {} }], 1).changes.forEach(acknowledge(state));
   const parsed = parseAgentResponse("{}");
   assert.ok(parsed.ok);
-  assert.deepEqual(state.ingest(parsed.response).changes, []);
+  assert.deepEqual(state.ingest(parsed.value).changes, []);
   assert.equal(state.configs.length, 1);
 });
 
@@ -134,7 +135,7 @@ test("a file missing from the response is an error, retried on the next poll", (
     JSON.stringify(rcResponse(served, { targetsVersion: 1, omitFiles: [ASM] })),
   );
   assert.ok(parsed.ok);
-  const first = state.ingest(parsed.response);
+  const first = state.ingest(parsed.value);
   assert.match(first.rejected[0]?.error ?? "", /missing/);
   assert.deepEqual(state.cachedFiles(), []);
   assert.equal(respond(state, served, 2).changes.length, 1);
@@ -150,14 +151,14 @@ test("a file whose hash does not match its target entry is rejected", () => {
   file.raw = Buffer.from('{"a":2}').toString("base64");
   const parsed = parseAgentResponse(JSON.stringify(body));
   assert.ok(parsed.ok);
-  assert.match(state.ingest(parsed.response).rejected[0]?.error ?? "", /hash/);
+  assert.match(state.ingest(parsed.value).rejected[0]?.error ?? "", /hash/);
 });
 
 test("an apply error keeps the config tracked as applied, with the reason reported", () => {
   const state = new RemoteConfigState(["ASM"]);
   respond(state, [{ path: ASM, content: { v: 1 } }], 1).changes.forEach(acknowledge(state));
   respond(state, [{ path: ASM, content: { v: 2 }, version: 2 }], 2).changes.forEach((c) => {
-    state.record({ path: c.path, ok: false, error: "libddwaf rejected the config" });
+    state.record({ path: c.path, ...err("libddwaf rejected the config") });
   });
   const reported = state.requestState().config_states[0];
   assert.equal(reported?.apply_state, APPLY_STATE.ERROR);

@@ -5,6 +5,7 @@
  * error, with a reason) and never stops the other files of the response from applying.
  */
 import { createHash } from "node:crypto";
+import type { Result } from "../result.ts";
 import {
   type AgentResponse,
   APPLY_STATE,
@@ -36,10 +37,8 @@ export interface Ingested {
   readonly rejected: readonly Rejected[];
 }
 
-/** How applying one {@link ConfigChange} went. */
-export type ApplyOutcome =
-  | { readonly path: string; readonly ok: true }
-  | { readonly path: string; readonly ok: false; readonly error: string };
+/** How applying one {@link ConfigChange} went, by path; the error is reported to the Agent. */
+export type ApplyOutcome = { readonly path: string } & Result<undefined, string>;
 
 /** One config the client knows about, as reported in `config_states`. */
 export interface TrackedConfig {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLogger } from "../log.ts";
+import { err, ok } from "../result.ts";
 import type { WafConfigUpdate, WafEngine, WafUpdateOutcome } from "../waf/index.ts";
 import { createWafApplier, createWafReplica } from "./waf-apply.ts";
 
@@ -12,8 +13,8 @@ function recordingEngine(failing: ReadonlySet<string> = new Set()) {
       calls.push([...updates]);
       return updates.map((u) =>
         failing.has(u.path)
-          ? { path: u.path, ok: false, error: "refused" }
-          : { path: u.path, ok: true },
+          ? { path: u.path, ...err("refused") }
+          : { path: u.path, ...ok(undefined) },
       );
     },
   } as unknown as WafEngine;

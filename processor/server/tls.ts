@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { StartupError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { err, ok, type Result } from "../result.ts";
 import { createSelfSignedCertificate } from "./self-signed.ts";
 
 /** A certificate chain and its private key, PEM-encoded. */
@@ -40,7 +41,7 @@ export async function loadTlsMaterial(files: TlsFiles, log: Logger): Promise<Tls
   const clientCa = files.clientCaFile === undefined ? undefined : readClientCa(files.clientCaFile);
   if (clientCa !== undefined && !clientCa.ok) throw new StartupError("tls", clientCa.error);
   const withClientCa = (material: TlsMaterial): TlsMaterial =>
-    clientCa === undefined ? material : { ...material, clientCa: clientCa.pem };
+    clientCa === undefined ? material : { ...material, clientCa: clientCa.value };
   const certExists = existsSync(files.certFile);
   const keyExists = existsSync(files.keyFile);
   if (!certExists && !keyExists) {
@@ -63,7 +64,7 @@ export async function loadTlsMaterial(files: TlsFiles, log: Logger): Promise<Tls
   }
   const read = readPair(files);
   if (!read.ok) throw new StartupError("tls", read.error);
-  return withClientCa(read.material);
+  return withClientCa(read.value);
 }
 
 /** The PEM certificate blocks of a bundle, in order. */
@@ -71,78 +72,74 @@ function pemCertificates(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-type CaResult = { ok: true; pem: string } | { ok: false; error: string };
-
 /**
  * Reads a client CA bundle and checks that it holds at least one parsable CA certificate: an empty
  * or wrong file would otherwise refuse every client (or, worse, be mistaken for "no mutual TLS").
+ * The value is the bundle's PEM, the error says what is wrong.
  */
-export function readClientCa(file: string): CaResult {
+export function readClientCa(file: string): Result<string, string> {
   let pem: string;
   try {
     pem = readFileSync(file, "utf8");
   } catch (error) {
-    return { ok: false, error: `cannot read the client CA file: ${(error as Error).message}` };
+    return err(`cannot read the client CA file: ${(error as Error).message}`);
   }
   const blocks = pemCertificates(pem);
-  if (blocks.length === 0)
-    return { ok: false, error: `client CA file ${file} holds no PEM certificate` };
+  if (blocks.length === 0) return err(`client CA file ${file} holds no PEM certificate`);
   for (const [index, block] of blocks.entries()) {
     let certificate: X509Certificate;
     try {
       certificate = new X509Certificate(block);
     } catch (error) {
-      return {
-        ok: false,
-        error: `client CA file ${file}: certificate ${index + 1} is invalid: ${(error as Error).message}`,
-      };
+      return err(
+        `client CA file ${file}: certificate ${index + 1} is invalid: ${(error as Error).message}`,
+      );
     }
     if (!certificate.ca)
-      return {
-        ok: false,
-        error: `client CA file ${file}: certificate ${index + 1} (${certificate.subject.replaceAll("\n", ", ")}) is not a CA certificate`,
-      };
+      return err(
+        `client CA file ${file}: certificate ${index + 1} (${certificate.subject.replaceAll("\n", ", ")}) is not a CA certificate`,
+      );
   }
   try {
     createSecureContext({ ca: pem });
   } catch (error) {
-    return { ok: false, error: `invalid client CA file ${file}: ${(error as Error).message}` };
+    return err(`invalid client CA file ${file}: ${(error as Error).message}`);
   }
-  return { ok: true, pem };
+  return ok(pem);
 }
 
-type PairResult = { ok: true; material: TlsMaterial } | { ok: false; error: string };
+/** The material read, or why it could not be used (for the startup error or the reload log). */
+type MaterialResult = Result<TlsMaterial, string>;
 
 /** Reads and checks a certificate/key pair from disk; never throws. */
-function readPair(files: TlsFiles): PairResult {
+function readPair(files: TlsFiles): MaterialResult {
   let cert: string;
   let key: string;
   try {
     cert = readFileSync(files.certFile, "utf8");
     key = readFileSync(files.keyFile, "utf8");
   } catch (error) {
-    return { ok: false, error: `cannot read TLS files: ${(error as Error).message}` };
+    return err(`cannot read TLS files: ${(error as Error).message}`);
   }
   try {
     // Throws on unparsable PEM and on a key that does not match the certificate.
     createSecureContext({ cert, key });
   } catch (error) {
-    return { ok: false, error: `invalid TLS certificate or key: ${(error as Error).message}` };
+    return err(`invalid TLS certificate or key: ${(error as Error).message}`);
   }
-  return { ok: true, material: { cert, key, source: "file" } };
+  return ok({ cert, key, source: "file" });
 }
 
 /**
  * The pair from disk and, for mutual TLS, the client CA bundle. Generated material (no files) is
  * never replaced; only its client CA may rotate.
  */
-function readMaterial(files: TlsFiles, current: TlsMaterial): PairResult {
-  const pair: PairResult =
-    current.source === "file" ? readPair(files) : { ok: true, material: current };
+function readMaterial(files: TlsFiles, current: TlsMaterial): MaterialResult {
+  const pair = current.source === "file" ? readPair(files) : ok(current);
   if (!pair.ok || files.clientCaFile === undefined) return pair;
   const clientCa = readClientCa(files.clientCaFile);
   if (!clientCa.ok) return clientCa;
-  return { ok: true, material: { ...pair.material, clientCa: clientCa.pem } };
+  return ok({ ...pair.value, clientCa: clientCa.value });
 }
 
 /** A short description of a certificate for logs (no secrets). */
@@ -205,7 +202,7 @@ export function watchTlsFiles(
       return;
     }
     lastError = "";
-    const next = read.material;
+    const next = read.value;
     if (
       next.cert === current.cert &&
       next.key === current.key &&

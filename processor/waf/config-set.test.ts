@@ -48,7 +48,7 @@ test("blocked IPs load, expired entries are ignored, removal unblocks", (t) => {
   const [outcome] = engine.updateConfigs([
     { path: DATA, ruleset: false, config: blockedIps(entries) },
   ]);
-  assert.deepEqual(outcome, { path: DATA, ok: true });
+  assert.deepEqual(outcome, { path: DATA, ok: true, value: undefined });
   assert.equal(verdict(engine, fromIp("192.0.2.1")).actions[0]?.kind, "block");
   assert.equal(verdict(engine, fromIp("10.0.0.42")).actions[0]?.kind, "block");
   assert.deepEqual(verdict(engine, fromIp("192.0.2.2")).actions, []);

@@ -5,6 +5,7 @@
  * or loads with errors, is put back to its previous content, so one bad file never weakens what
  * is in force.
  */
+import { err, ok, type Result } from "../result.ts";
 import {
   addressesReadByRules,
   DEFAULT_CONFIG_PATH,
@@ -26,10 +27,11 @@ export interface WafConfigUpdate {
   readonly ruleset: boolean;
 }
 
-/** How one {@link WafConfigUpdate} went; on error the previous content of the path stays. */
-export type WafUpdateOutcome =
-  | { readonly path: string; readonly ok: true }
-  | { readonly path: string; readonly ok: false; readonly error: string };
+/**
+ * How one {@link WafConfigUpdate} went, by path; the error says why it failed, and the previous
+ * content of the path stays.
+ */
+export type WafUpdateOutcome = { readonly path: string } & Result<undefined, string>;
 
 interface Entry {
   readonly config: object;
@@ -73,14 +75,14 @@ export class ConfigSet {
         native.removeConfig(update.path);
         this.#entries.delete(update.path);
       }
-      outcomes.set(update.path, { path: update.path, ok: true });
+      outcomes.set(update.path, { path: update.path, ...ok(undefined) });
     }
     const loads = updates
       .filter((u) => u.config !== undefined)
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const update of loads) {
       if (update.path === DEFAULT_CONFIG_PATH) {
-        outcomes.set(update.path, { path: update.path, ok: false, error: "reserved config path" });
+        outcomes.set(update.path, { path: update.path, ...err("reserved config path") });
         continue;
       }
       if (update.ruleset && this.#entries.has(DEFAULT_CONFIG_PATH)) {
@@ -95,19 +97,19 @@ export class ConfigSet {
     if (![...this.#entries.values()].some((e) => e.ruleset)) {
       this.#load(native, DEFAULT_CONFIG_PATH, this.#defaultRules, true);
     }
-    return updates.map((u) => outcomes.get(u.path) ?? { path: u.path, ok: true });
+    return updates.map((u) => outcomes.get(u.path) ?? { path: u.path, ...ok(undefined) });
   }
 
   #load(native: NativeHandle, path: string, config: object, ruleset: boolean): WafUpdateOutcome {
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
-      return { path, ok: false, error: "config is not a JSON object" };
+      return { path, ...err("config is not a JSON object") };
     }
     const previous = this.#entries.get(path);
     let loaded: boolean;
     try {
       loaded = native.createOrUpdateConfig(config, path);
     } catch (cause) {
-      return { path, ok: false, error: `libddwaf refused the config: ${String(cause)}` };
+      return { path, ...err(`libddwaf refused the config: ${String(cause)}`) };
     }
     const diagnostics = native.diagnostics;
     const info = summarise(diagnostics, addressesReadByRules(config));
@@ -116,7 +118,7 @@ export class ConfigSet {
     const problems = loaded ? diagnosticErrors(diagnostics, ruleset) : [];
     if (loaded && problems.length === 0 && !(ruleset && info.loadedRules === 0)) {
       this.#entries.set(path, { config, ruleset, info, serial: this.#serial++ });
-      return { path, ok: true };
+      return { path, ...ok(undefined) };
     }
     // Partly loaded, or rejected (libddwaf may then have dropped the path's previous content):
     // put the previous content back so the path is all or nothing.
@@ -127,7 +129,7 @@ export class ConfigSet {
       : problems.length > 0
         ? problems.join("; ")
         : "the ruleset loaded no rule";
-    return { path, ok: false, error: reason };
+    return { path, ...err(reason) };
   }
 
   /** The summary of everything loaded: rules counted over all paths, newest ruleset's version. */

@@ -165,7 +165,7 @@ test("replaceRules swaps the rules; an open context keeps the old ones", (t) => 
   const replacement = JSON.parse(readFileSync(fixture("one-bad-rule.json"), "utf8"));
   const result = engine.replaceRules(replacement);
   assert.ok(result.ok);
-  assert.equal(result.rules.rulesVersion, "0.0.2-test");
+  assert.equal(result.value.rulesVersion, "0.0.2-test");
   assert.equal(engine.rulesVersion, "0.0.2-test");
   assert.deepEqual(engine.failedRules, ["tst-bad-001"]);
 

@@ -4,6 +4,7 @@
  * without disturbing streams that hold a context of the previous rules.
  */
 import type { Logger } from "../log.ts";
+import { err, ok, type Result } from "../result.ts";
 import { ADDRESSES } from "./addresses.ts";
 import { ConfigSet, type WafConfigUpdate, type WafUpdateOutcome } from "./config-set.ts";
 import { createWafContext, type LiveCount, type WafContext } from "./context.ts";
@@ -24,9 +25,6 @@ export interface WafEngineOptions {
   log: Logger;
 }
 
-/** Outcome of {@link WafEngine.replaceRules}: on failure the previous rules stay in force. */
-export type WafLoadResult = { ok: true; rules: RulesInfo } | { ok: false; error: WafLoadError };
-
 /** The process-wide WAF. */
 export interface WafEngine {
   /** libddwaf version, e.g. `1.30.1`. */
@@ -45,10 +43,11 @@ export interface WafEngine {
    */
   readonly openContexts: number;
   /**
-   * Loads `rules` (a parsed ruleset) into a new libddwaf handle and makes it current. Contexts of
-   * the previous handle keep working; that handle is freed when the last of them is disposed.
+   * Loads `rules` (a parsed ruleset) into a new libddwaf handle and makes it current, and returns
+   * what loaded. Contexts of the previous handle keep working; that handle is freed when the last
+   * of them is disposed. On failure the previous rules stay in force.
    */
-  replaceRules(rules: object): WafLoadResult;
+  replaceRules(rules: object): Result<RulesInfo, WafLoadError>;
   /**
    * Loads and unloads configs by path on the current handle (Remote Configuration), as one
    * atomic swap: contexts created before keep the rules they started with, contexts created after
@@ -130,16 +129,16 @@ class Engine implements WafEngine {
     return this.#live.open;
   }
 
-  replaceRules(rules: object): WafLoadResult {
+  replaceRules(rules: object): Result<RulesInfo, WafLoadError> {
     const previous = this.#current;
     if (previous === undefined) {
-      return { ok: false, error: new WafLoadError("engine-disposed", "WAF engine is disposed") };
+      return err(new WafLoadError("engine-disposed", "WAF engine is disposed"));
     }
     let next: HandleRef;
     try {
       next = load(this.#binding, rules, this.#options, this.#log);
     } catch (error) {
-      if (error instanceof WafLoadError) return { ok: false, error };
+      if (error instanceof WafLoadError) return err(error);
       throw error;
     }
     this.#current = next;
@@ -147,13 +146,13 @@ class Engine implements WafEngine {
     this.#configs = new ConfigSet(rules, next.info);
     // Freed now, or when the last stream still running on it disposes its context.
     previous.retire();
-    return { ok: true, rules: next.info };
+    return ok(next.info);
   }
 
   updateConfigs(updates: readonly WafConfigUpdate[]): WafUpdateOutcome[] {
     const previous = this.#current;
     if (previous === undefined) {
-      return updates.map((u) => ({ path: u.path, ok: false, error: "WAF engine is disposed" }));
+      return updates.map((u) => ({ path: u.path, ...err("WAF engine is disposed") }));
     }
     const started = performance.now();
     const outcomes = this.#configs.apply(previous.native, updates);

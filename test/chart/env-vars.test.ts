@@ -58,10 +58,10 @@ for (const values of scenarios) {
       assert.ok(result.ok, `processor rejects the chart's env: ${JSON.stringify(result)}`);
       // No unknown variable; the fail-safe warnings (body inspection off, ...) are the scenario's.
       assert.deepEqual(
-        result.warnings.filter((warning) => warning.startsWith("unknown variable")),
+        result.value.warnings.filter((warning) => warning.startsWith("unknown variable")),
         [],
       );
-      const { config } = result;
+      const { config } = result.value;
 
       const envoyFilter = objects.find((obj) => obj.kind === "EnvoyFilter");
       assert.ok(envoyFilter);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { type ConnectionOptions, connect, createServer as createTlsServer } from "node:tls";
 import { PASS_THROUGH_INSPECTOR } from "../../processor/inspector/index.ts";
+import { err, ok, type Result } from "../../processor/result.ts";
 import { generateSelfSigned, type TlsMaterial } from "../../processor/server/index.ts";
 import { type Client, createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import { startTestServer, type TestServer } from "../support/in-process.ts";
@@ -16,9 +17,13 @@ import { getHeaders, kindOf, requestHeaders, responseHeaders } from "../support/
 import { createTestCa } from "../support/pki.ts";
 import { spawnProcessor, startProcessor } from "../support/processor-process.ts";
 
-type Handshake =
-  | { ok: true; protocol: string | null; cipher: string }
-  | { ok: false; error: string };
+/** What a completed handshake negotiated. */
+interface Negotiated {
+  protocol: string | null;
+  cipher: string;
+}
+
+type Handshake = Result<Negotiated, string>;
 
 /** Opens a TLS connection with `options` and reports how the handshake ended. */
 function handshake(port: number, options: ConnectionOptions): Promise<Handshake> {
@@ -37,19 +42,19 @@ function handshake(port: number, options: ConnectionOptions): Promise<Handshake>
       // accepted the connection sends its HTTP/2 SETTINGS at once; one that refused closes it.
       const protocol = socket.getProtocol();
       const cipher = socket.getCipher().name;
-      const timer = setTimeout(() => resolve({ ok: false, error: "no answer" }), 5000);
+      const timer = setTimeout(() => resolve(err("no answer")), 5000);
       socket.once("data", () => {
         clearTimeout(timer);
-        resolve({ ok: true, protocol, cipher });
+        resolve(ok({ protocol, cipher }));
         socket.destroy();
       });
       socket.once("close", () => {
         clearTimeout(timer);
-        resolve({ ok: false, error: "closed by the server" });
+        resolve(err("closed by the server"));
       });
     });
     // Registered once for the whole life of the socket: the first error decides.
-    socket.on("error", (error) => resolve({ ok: false, error: error.message }));
+    socket.on("error", (error) => resolve(err(error.message)));
   });
 }
 
@@ -102,15 +107,15 @@ describe("TLS version and cipher policy", () => {
   test("TLS 1.3 is accepted", async () => {
     const result = await handshake(port, { minVersion: "TLSv1.3" });
     assert.ok(result.ok, JSON.stringify(result));
-    assert.equal(result.protocol, "TLSv1.3");
+    assert.equal(result.value.protocol, "TLSv1.3");
   });
 
   test("TLS 1.2 with an ECDHE AEAD cipher (what Envoy offers) is accepted", async () => {
     for (const cipher of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"]) {
       const result = await handshake(port, { maxVersion: "TLSv1.2", ciphers: cipher });
       assert.ok(result.ok, `${cipher}: ${JSON.stringify(result)}`);
-      assert.equal(result.protocol, "TLSv1.2");
-      assert.equal(result.cipher, cipher);
+      assert.equal(result.value.protocol, "TLSv1.2");
+      assert.equal(result.value.cipher, cipher);
     }
   });
 

@@ -8,6 +8,6 @@ import { type Config, loadConfig } from "../../processor/config/index.ts";
 /** The configuration `env` gives on top of the processor's defaults (TLS off). */
 export function testConfig(env: Record<string, string> = {}): Config {
   const loaded = loadConfig({ DD_SERVICE_EXTENSION_TLS: "false", ...env });
-  if (!loaded.ok) throw new Error(`invalid test configuration: ${JSON.stringify(loaded.errors)}`);
-  return loaded.config;
+  if (!loaded.ok) throw new Error(`invalid test configuration: ${JSON.stringify(loaded.error)}`);
+  return loaded.value.config;
 }

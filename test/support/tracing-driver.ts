@@ -38,9 +38,9 @@ const log = createLogger({
   sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
 });
 const loaded = loadConfig(process.env);
-if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
 const flushIntervalMs = Number(process.env.DRIVER_FLUSH_INTERVAL_MS ?? "100");
-const tracer = createTracer(tracerOptions(loaded.config), log, { flushIntervalMs });
+const tracer = createTracer(tracerOptions(loaded.value.config), log, { flushIntervalMs });
 
 /** Plays one scenario the way the pipeline would: RH run, propagation, later runs, finish. */
 function play(name: string, scenario: TracingScenario, t: ExchangeTracer = tracer) {
