@@ -311,8 +311,9 @@ describe("observability mode", () => {
     ["the processor's setting", { DD_SERVICE_EXTENSION_OBSERVABILITY_MODE: "true" }, false],
     ["Envoy's per-stream flag", {}, true],
   ] as const) {
-    test(`never blocks with ${name}, and records what it would have blocked`, async () => {
+    test(`never blocks with ${name}, and records what it would have blocked`, async (t) => {
       const waf = await startWafServer({ DD_APPSEC_RULES: TEST_RULES, ...env });
+      t.after(() => waf.close());
       const stream = openStream(waf.client);
       const options = { observabilityMode: flag };
       const message = requestHeaders(
@@ -343,7 +344,6 @@ describe("observability mode", () => {
       assert.equal(end?.blocked, false);
       assert.equal(end?.wouldHaveBlocked, true);
       assert.deepEqual(end?.rules, ["ua0-600-56x"]);
-      await waf.close();
     });
   }
 });

@@ -148,11 +148,12 @@ describe("request headers with the test ruleset", () => {
     assert.equal(kindOf(reply), "requestHeaders");
   });
 
-  test("B14 DD_TRACE_CLIENT_IP_HEADER: only that header gives the client IP", async () => {
+  test("B14 DD_TRACE_CLIENT_IP_HEADER: only that header gives the client IP", async (t) => {
     const custom = await startWafServer({
       DD_APPSEC_RULES: TEST_RULES,
       DD_TRACE_CLIENT_IP_HEADER: "x-custom-ip",
     });
+    t.after(() => custom.close());
     const stream = openStream(custom.client);
     const reply = await exchange(
       stream,
@@ -177,7 +178,6 @@ describe("request headers with the test ruleset", () => {
       ),
     );
     assert.equal(immediate(second).status, 403);
-    await custom.close();
   });
 
   test("blocks on the raw URI", async () => {
@@ -260,11 +260,12 @@ describe("request headers with the test ruleset", () => {
     });
   }
 
-  test("B22 body inspection off (limit 0): no override", async () => {
+  test("B22 body inspection off (limit 0): no override", async (t) => {
     const off = await startWafServer({
       DD_APPSEC_RULES: TEST_RULES,
       DD_APPSEC_BODY_PARSING_SIZE_LIMIT: "0",
     });
+    t.after(() => off.close());
     const stream = openStream(off.client);
     const reply = await exchange(
       stream,
@@ -272,7 +273,6 @@ describe("request headers with the test ruleset", () => {
     );
     assert.equal(reply.modeOverride, undefined);
     stream.cancel();
-    await off.close();
   });
 
   for (const [name, extra, method] of [

@@ -117,24 +117,25 @@ describe("spans in standalone mode (default)", () => {
 });
 
 describe("spans with APM tracing enabled", () => {
-  test("every request's trace context is injected", async () => {
+  test("every request's trace context is injected", async (t) => {
     const waf = await startWafServer({
       DD_APPSEC_RULES: TEST_RULES,
       DD_APM_TRACING_ENABLED: "true",
     });
+    t.after(() => waf.close());
     const stream = openStream(waf.client);
     const reply = await exchange(
       stream,
       requestHeaders(headerList("PUT", "/", { "user-agent": "Chromium" }), true),
     );
     assert.ok(Object.keys(headersSet(reply)).length > 0);
-    await waf.close();
   });
 });
 
 describe("API Security schemas (recommended ruleset)", () => {
-  test("B38/B39 a sampled request carries request, response and body schemas; the next one of the endpoint does not", async () => {
+  test("B38/B39 a sampled request carries request, response and body schemas; the next one of the endpoint does not", async (t) => {
     const waf = await startWafServer();
+    t.after(() => waf.close());
     const send = async () => {
       const count = waf.spans.length + 1;
       const stream = openStream(waf.client);
@@ -177,6 +178,5 @@ describe("API Security schemas (recommended ruleset)", () => {
       undefined,
       "sampled once per endpoint per DD_API_SECURITY_SAMPLE_DELAY",
     );
-    await waf.close();
   });
 });

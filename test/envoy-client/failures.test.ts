@@ -136,16 +136,16 @@ describe("errors", () => {
     assert.equal(result.failure, "spurious");
   });
 
-  test("an unreachable server: 500 when failing closed, the request goes on when failing open", async () => {
+  test("an unreachable server: 500 when failing closed, the request goes on when failing open", async (t) => {
     for (const failureModeAllow of [false, true]) {
       const filter = createEnvoyFilter(filterConfig({ failureModeAllow, messageTimeoutMs: 2000 }), {
         target: "127.0.0.1:1",
       });
+      t.after(() => filter.close());
       const result = await filter.exchange({
         request: GET,
         upstream: async () => ({ status: 200, body: "ok" }),
       });
-      filter.close();
       assert.equal(result.status, failureModeAllow ? 200 : 500);
       assert.equal(result.failure, "error");
     }

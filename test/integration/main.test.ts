@@ -58,12 +58,13 @@ function servedFingerprint(port: number): Promise<string> {
 }
 
 describe("startup configuration", () => {
-  test("invalid variables stop startup with exit code 2 and one line per variable", async () => {
+  test("invalid variables stop startup with exit code 2 and one line per variable", async (t) => {
     const processor = spawnProcessor({
       DD_SERVICE_EXTENSION_PORT: "http",
       DD_APPSEC_WAF_TIMEOUT: "soon",
       DD_SERVICE_EXTENSION_TLS: "maybe",
     });
+    t.after(() => processor.stop());
     assert.equal(await processor.exited, 2);
     const errors = processor.logs.filter((line) => line.level === "error");
     assert.deepEqual(errors.map((line) => line.variable).sort(), [
@@ -80,11 +81,12 @@ describe("startup configuration", () => {
     assert.deepEqual(processor.rawLines, []);
   });
 
-  test("an unknown DD_SERVICE_EXTENSION_ variable is warned about, not fatal", async () => {
+  test("an unknown DD_SERVICE_EXTENSION_ variable is warned about, not fatal", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_SERVICE_EXTENSION_OBSERVABILTY_MODE: "true",
     });
+    t.after(() => processor.stop());
     assert.ok(
       processor.logs.some(
         (line) =>
@@ -96,7 +98,7 @@ describe("startup configuration", () => {
     assert.equal(await processor.exited, 0);
   });
 
-  test("a certificate without its key stops startup with exit code 1", async () => {
+  test("a certificate without its key stops startup with exit code 1", async (t) => {
     const dir = tempDir();
     writeCertificate(dir, "server");
     const processor = spawnProcessor({
@@ -105,12 +107,14 @@ describe("startup configuration", () => {
       DD_SERVICE_EXTENSION_TLS_CERT_FILE: join(dir, "server.crt"),
       DD_SERVICE_EXTENSION_TLS_KEY_FILE: join(dir, "missing.key"),
     });
+    t.after(() => processor.stop());
     assert.equal(await processor.exited, 1);
     assert.ok(processor.logs.some((line) => line.msg === "startup failed" && line.code === "tls"));
   });
 
-  test("a port already in use stops startup with exit code 1", async () => {
+  test("a port already in use stops startup with exit code 1", async (t) => {
     const first = await startProcessor({ DD_SERVICE_EXTENSION_TLS: "false" });
+    t.after(() => first.stop());
     const second = spawnProcessor({
       DD_SERVICE_EXTENSION_PORT: String(first.grpcPort),
       DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
@@ -118,23 +122,23 @@ describe("startup configuration", () => {
     });
     assert.equal(await second.exited, 1);
     assert.ok(second.logs.some((line) => line.msg === "startup failed" && line.code === "listen"));
-    first.kill();
-    await first.exited;
   });
 });
 
 describe("serving", () => {
-  test("with the default TLS and no certificate files, a self-signed localhost certificate is generated and served", async () => {
+  test("with the default TLS and no certificate files, a self-signed localhost certificate is generated and served", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS_CERT_FILE: join(tempDir(), "none.crt"),
       DD_SERVICE_EXTENSION_TLS_KEY_FILE: join(tempDir(), "none.key"),
     });
+    t.after(() => processor.stop());
     assert.ok(
       processor.logs.some(
         (line) => line.level === "warn" && String(line.msg).includes("self-signed"),
       ),
     );
     const client = createClient(`127.0.0.1:${processor.grpcPort}`, { insecureSkipVerify: true });
+    t.after(() => client.close());
     const stream = openStream(client);
     assert.equal(
       kindOf(await exchange(stream, requestHeaders(getHeaders(), true))),
@@ -150,11 +154,12 @@ describe("serving", () => {
     assert.equal(await processor.exited, 0);
   });
 
-  test("health answers 200 with the Go-compatible JSON shape when ready", async () => {
+  test("health answers 200 with the Go-compatible JSON shape when ready", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_VERSION: "9.9.9",
     });
+    t.after(() => processor.stop());
     const health = await getHealth(processor.healthPort ?? 0);
     assert.equal(health.status, 200);
     assert.equal(health.body.status, "ok");
@@ -163,14 +168,14 @@ describe("serving", () => {
       method: "POST",
     });
     assert.equal(other.status, 200);
-    processor.kill();
-    await processor.exited;
   });
 
-  test("serves on a unix socket without TLS when DD_SERVICE_EXTENSION_UDS_PATH is set", async () => {
+  test("serves on a unix socket without TLS when DD_SERVICE_EXTENSION_UDS_PATH is set", async (t) => {
     const socket = join(tempDir(), "extproc.sock");
     const processor = await startProcessor({ DD_SERVICE_EXTENSION_UDS_PATH: socket });
+    t.after(() => processor.stop());
     const client = createClient(`unix:${socket}`);
+    t.after(() => client.close());
     const stream = openStream(client);
     assert.equal(
       kindOf(await exchange(stream, requestHeaders(getHeaders(), true))),
@@ -186,7 +191,7 @@ describe("serving", () => {
     assert.equal(await processor.exited, 0);
   });
 
-  test("a rotated certificate is served to new connections while an open stream keeps working", async () => {
+  test("a rotated certificate is served to new connections while an open stream keeps working", async (t) => {
     const dir = tempDir();
     const first = writeCertificate(dir, "tls");
     const processor = await startProcessor({
@@ -194,9 +199,11 @@ describe("serving", () => {
       DD_SERVICE_EXTENSION_TLS_KEY_FILE: join(dir, "tls.key"),
       DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL: "0.1s",
     });
+    t.after(() => processor.stop());
     const port = processor.grpcPort ?? 0;
     assert.equal(await servedFingerprint(port), describeCertificate(first.cert).fingerprint);
     const client = createClient(`127.0.0.1:${port}`, { ca: first.cert });
+    t.after(() => client.close());
     const stream = openStream(client);
     await exchange(
       stream,
@@ -226,9 +233,11 @@ describe("serving", () => {
 });
 
 describe("shutdown", () => {
-  test("SIGTERM: health turns 503, open streams finish, then exit 0", async () => {
+  test("SIGTERM: health turns 503, open streams finish, then exit 0", async (t) => {
     const processor = await startProcessor({ DD_SERVICE_EXTENSION_TLS: "false" });
+    t.after(() => processor.stop());
     const client = createClient(`127.0.0.1:${processor.grpcPort}`);
+    t.after(() => client.close());
     const stream = openStream(client);
     await exchange(
       stream,
@@ -250,12 +259,14 @@ describe("shutdown", () => {
     assert.ok(processor.logs.some((line) => line.msg === "shutdown complete"));
   });
 
-  test("a stream still open at the drain timeout is cancelled and the process exits 0", async () => {
+  test("a stream still open at the drain timeout is cancelled and the process exits 0", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_SERVICE_EXTENSION_DRAIN_TIMEOUT: "300ms",
     });
+    t.after(() => processor.stop());
     const client = createClient(`127.0.0.1:${processor.grpcPort}`);
+    t.after(() => client.close());
     const stream = openStream(client);
     await exchange(
       stream,
@@ -267,15 +278,16 @@ describe("shutdown", () => {
     assert.ok(Date.now() - started >= 250, "waited for the drain timeout");
     assert.ok(processor.logs.some((line) => String(line.msg).startsWith("drain timeout reached")));
     assert.notEqual((await stream.status).code, status.OK);
-    client.close();
   });
 
-  test("a second signal exits at once with code 1", async () => {
+  test("a second signal exits at once with code 1", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_SERVICE_EXTENSION_DRAIN_TIMEOUT: "30s",
     });
+    t.after(() => processor.stop());
     const client = createClient(`127.0.0.1:${processor.grpcPort}`);
+    t.after(() => client.close());
     const stream = openStream(client);
     await exchange(
       stream,
@@ -285,6 +297,5 @@ describe("shutdown", () => {
     await processor.waitForLog((line) => String(line.msg).startsWith("shutting down"));
     processor.kill("SIGINT");
     assert.equal(await processor.exited, 1);
-    client.close();
   });
 });

@@ -5,7 +5,7 @@
  * duration histogram, the rule the attack matched and the inspected bodies.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import {
   getHeaders,
@@ -78,17 +78,12 @@ function perWorker(text: string, name: string, labels: Record<string, string>, w
 }
 
 describe("metrics", () => {
-  const started: ProcessorProcess[] = [];
-  after(() => {
-    for (const processor of started) processor.kill("SIGKILL");
-  });
-
-  test("two workers: streams, WAF runs and rule matches per worker and summed", async () => {
+  test("two workers: streams, WAF runs and rule matches per worker and summed", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_SERVICE_EXTENSION_WORKERS: "2",
     });
-    started.push(processor);
+    t.after(() => processor.stop());
     const plan: StreamKind[] = [
       ...Array<StreamKind>(4).fill("benign"),
       ...Array<StreamKind>(2).fill("attack"),
@@ -184,9 +179,9 @@ describe("metrics", () => {
     assert.match(String(waf.rulesVersion), /^\d+\.\d+\.\d+$/);
   });
 
-  test("alone: one process labelled worker 0, plus the sum", async () => {
+  test("alone: one process labelled worker 0, plus the sum", async (t) => {
     const processor = await startProcessor({ DD_SERVICE_EXTENSION_TLS: "false" });
-    started.push(processor);
+    t.after(() => processor.stop());
     await runStream(processor, "attack");
     const text = await scrape(processor);
     for (const worker of ["0", "all"]) {
@@ -202,12 +197,12 @@ describe("metrics", () => {
     assert.equal(sampleValue(text, "aap_extproc_workers_live"), undefined);
   });
 
-  test("AppSec off: streams pass, and health and metrics say nothing is inspected", async () => {
+  test("AppSec off: streams pass, and health and metrics say nothing is inspected", async (t) => {
     const processor = await startProcessor({
       DD_SERVICE_EXTENSION_TLS: "false",
       DD_APPSEC_ENABLED: "false",
     });
-    started.push(processor);
+    t.after(() => processor.stop());
     assert.ok(
       processor.logs.some((line) => line.level === "warn" && /DISABLED/.test(String(line.msg))),
     );

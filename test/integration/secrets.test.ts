@@ -331,7 +331,7 @@ describe("nothing planted in requests reaches the processor's logs (debug level)
         DD_APPSEC_WAF_TIMEOUT: "1s",
         ...variant.env,
       });
-      t.after(() => processor.kill("SIGKILL"));
+      t.after(() => processor.stop());
       const target = `127.0.0.1:${processor.grpcPort}`;
       const played = scenarios(markers);
       for (const scenario of played) await play(target, scenario, variant.tls);

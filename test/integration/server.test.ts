@@ -77,31 +77,32 @@ describe("over TLS with the generated certificate", () => {
   });
   after(() => server.close());
 
-  test("a client that trusts the certificate and sends SNI localhost is served", async () => {
+  test("a client that trusts the certificate and sends SNI localhost is served", async (t) => {
     const client = createClient(server.target, { ca: material.cert, serverName: "localhost" });
+    t.after(() => client.close());
     await headersOnlyExchange(client);
-    client.close();
   });
 
-  test("a client that does not verify (Envoy's default UpstreamTlsContext) is served", async () => {
+  test("a client that does not verify (Envoy's default UpstreamTlsContext) is served", async (t) => {
     const client = createClient(server.target, { insecureSkipVerify: true });
+    t.after(() => client.close());
     await headersOnlyExchange(client);
-    client.close();
   });
 
-  test("a client that verifies against other roots is refused", async () => {
+  test("a client that verifies against other roots is refused", async (t) => {
     const other = generateSelfSigned();
     const client = createClient(server.target, { ca: other.cert });
+    t.after(() => client.close());
     const stream = openStream(client);
     stream.send(requestHeaders(getHeaders()));
     const ended = await stream.status;
     assert.equal(ended.code, status.UNAVAILABLE);
     assert.match(ended.details, /certificate/);
-    client.close();
   });
 
-  test("grpc.health.v1 Check answers SERVING, and NOT_SERVING while draining", async () => {
+  test("grpc.health.v1 Check answers SERVING, and NOT_SERVING while draining", async (t) => {
     const client = createClient(server.target, { ca: material.cert });
+    t.after(() => client.close());
     const check = async (service: string): Promise<{ code: number; status?: number }> => {
       try {
         return { code: status.OK, status: (await client.health.check({ service })).status };
@@ -118,13 +119,13 @@ describe("over TLS with the generated certificate", () => {
       status: HealthCheckResponse_ServingStatus.SERVING,
     });
     assert.equal((await check("no.such.Service")).code, status.NOT_FOUND);
+    // The server is shared with the other tests of this suite: ready again whatever happens.
+    t.after(() => server.readiness.set("ready"));
     server.readiness.set("draining");
     assert.deepEqual(await check(""), {
       code: 0,
       status: HealthCheckResponse_ServingStatus.NOT_SERVING,
     });
-    server.readiness.set("ready");
-    client.close();
   });
 });
 
@@ -294,10 +295,10 @@ describe("over a unix socket", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("serves ext_proc without TLS", async () => {
+  test("serves ext_proc without TLS", async (t) => {
     const client = createClient(server.target);
+    t.after(() => client.close());
     await headersOnlyExchange(client);
-    client.close();
   });
 });
 
@@ -324,16 +325,19 @@ describe("HTTP/2 keepalive", () => {
     });
   }
 
-  test("a connection that stops answering pings is closed; a live one is kept", async () => {
+  test("a connection that stops answering pings is closed; a live one is kept", async (t) => {
     const server = await startTestServer({
       inspector: PASS_THROUGH_INSPECTOR,
       keepalive: { intervalMs: 100, timeoutMs: 200 },
     });
+    t.after(() => server.close());
     const port = Number(server.target.split(":")[1]);
     const client = createClient(server.target);
+    t.after(() => client.close());
     const live = openStream(client);
     await exchange(live, requestHeaders(getHeaders(), false));
     const peer = await silentPeer(port);
+    t.after(() => peer.destroy());
     const closedAfter = await Promise.race([
       peer.closedAfterMs(),
       new Promise<number>((resolve) => setTimeout(() => resolve(-1), 3000)),
@@ -344,16 +348,16 @@ describe("HTTP/2 keepalive", () => {
       kindOf(await exchange(live, responseHeaders({ ":status": "200" }, true))),
       "responseHeaders",
     );
-    client.close();
-    await server.close();
   });
 
-  test("without keepalive pings a silent connection stays open", async () => {
+  test("without keepalive pings a silent connection stays open", async (t) => {
     const server = await startTestServer({
       inspector: PASS_THROUGH_INSPECTOR,
       keepalive: { intervalMs: 60_000, timeoutMs: 10_000 },
     });
+    t.after(() => server.close());
     const peer = await silentPeer(Number(server.target.split(":")[1]));
+    t.after(() => peer.destroy());
     const closedAfter = await Promise.race([
       peer.closedAfterMs(),
       new Promise<number>((resolve) => setTimeout(() => resolve(-1), 1500)),
@@ -363,15 +367,15 @@ describe("HTTP/2 keepalive", () => {
       -1,
       "the only thing that closes a silent connection is the keepalive",
     );
-    peer.destroy();
-    await server.close();
   });
 });
 
 describe("hostile bytes", () => {
-  test("undecodable protobuf messages end only that stream; the server keeps serving", async () => {
+  test("undecodable protobuf messages end only that stream; the server keeps serving", async (t) => {
     const server = await startTestServer({ inspector: PASS_THROUGH_INSPECTOR });
+    t.after(() => server.close());
     const client = createClient(server.target);
+    t.after(() => client.close());
     const garbage = [
       Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]),
       Buffer.from([0x0a, 0x7f, 0x01]), // field 1 (request_headers) claims 127 bytes, has 1
@@ -391,7 +395,5 @@ describe("hostile bytes", () => {
       "each failure logged once",
     );
     await headersOnlyExchange(client);
-    client.close();
-    await server.close();
   });
 });

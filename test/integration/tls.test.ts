@@ -240,10 +240,7 @@ describe("mutual TLS in the processor (DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE)"
       DD_SERVICE_EXTENSION_TLS_KEY_FILE: join(dir, "tls.key"),
       DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE: join(dir, "ca.crt"),
     });
-    t.after(async () => {
-      processor.kill();
-      await processor.exited;
-    });
+    t.after(() => processor.stop());
     const listening = processor.logs.find((line) => line.msg === "ext_proc server listening");
     assert.equal(listening?.mutualTls, true);
     assert.deepEqual(listening?.clientCa, ["CN=aap-extproc test CA"]);
@@ -271,10 +268,7 @@ describe("mutual TLS in the processor (DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE)"
       DD_SERVICE_EXTENSION_TLS_CLIENT_CA_FILE: join(dir, "ca.crt"),
       DD_SERVICE_EXTENSION_TLS_RELOAD_INTERVAL: "0.1s",
     });
-    t.after(async () => {
-      processor.kill();
-      await processor.exited;
-    });
+    t.after(() => processor.stop());
     const target = `127.0.0.1:${processor.grpcPort}`;
     const clients: Client[] = [];
     t.after(() => {

@@ -4,7 +4,7 @@
  * is replaced while the other keeps serving.
  */
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import { getHeaders, kindOf, requestHeaders, responseHeaders } from "../support/messages.ts";
 import {
@@ -27,31 +27,29 @@ function workerPids(processor: ProcessorProcess): number[] {
     .map((line) => Number(line.pid));
 }
 
-/** A full headers-only exchange on a new connection. */
+/** A full headers-only exchange on a new connection, closed whatever happens. */
 async function exchangeOnNewConnection(processor: ProcessorProcess, path: string) {
   const client = createClient(`127.0.0.1:${processor.grpcPort}`);
-  const stream = openStream(client);
-  assert.equal(
-    kindOf(await exchange(stream, requestHeaders(getHeaders(path), true))),
-    "requestHeaders",
-  );
-  assert.equal(
-    kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
-    "responseHeaders",
-  );
-  assert.equal((await stream.status).code, status.OK);
-  client.close();
+  try {
+    const stream = openStream(client);
+    assert.equal(
+      kindOf(await exchange(stream, requestHeaders(getHeaders(path), true))),
+      "requestHeaders",
+    );
+    assert.equal(
+      kindOf(await exchange(stream, responseHeaders({ ":status": "200" }, true))),
+      "responseHeaders",
+    );
+    assert.equal((await stream.status).code, status.OK);
+  } finally {
+    client.close();
+  }
 }
 
 describe("two workers", () => {
-  const started: ProcessorProcess[] = [];
-  after(() => {
-    for (const processor of started) processor.kill("SIGKILL");
-  });
-
-  test("both workers serve; health is ready only once both are", async () => {
+  test("both workers serve; health is ready only once both are", async (t) => {
     const processor = await startProcessor(TWO_WORKERS);
-    started.push(processor);
+    t.after(() => processor.stop());
     const pids = workerPids(processor);
     assert.equal(new Set(pids).size, 2, "two distinct worker processes listen");
     assert.ok(!pids.includes(processor.child.pid ?? -1), "the primary does not serve gRPC");
@@ -64,9 +62,9 @@ describe("two workers", () => {
     assert.deepEqual([...served].sort(), [...pids].sort(), "every worker served streams");
   });
 
-  test("a crashed worker is logged and replaced; the other keeps serving", async () => {
+  test("a crashed worker is logged and replaced; the other keeps serving", async (t) => {
     const processor = await startProcessor(TWO_WORKERS);
-    started.push(processor);
+    t.after(() => processor.stop());
     const [victim] = workerPids(processor);
     process.kill(victim ?? -1, "SIGKILL");
     await processor.waitForLog(
@@ -80,10 +78,14 @@ describe("two workers", () => {
     for (let i = 0; i < 4; i++) await exchangeOnNewConnection(processor, `/after/${i}`);
   });
 
-  test("SIGTERM drains every worker: open streams finish, then the pod exits 0", async () => {
+  test("SIGTERM drains every worker: open streams finish, then the pod exits 0", async (t) => {
     const processor = await startProcessor(TWO_WORKERS);
+    t.after(() => processor.stop());
     // One open stream on each worker (two connections, handed out in turn).
     const clients = [0, 1].map(() => createClient(`127.0.0.1:${processor.grpcPort}`));
+    t.after(() => {
+      for (const client of clients) client.close();
+    });
     const streams = clients.map((client) => openStream(client));
     for (const stream of streams) {
       await exchange(
@@ -105,13 +107,14 @@ describe("two workers", () => {
     assert.ok(processor.logs.some((line) => line.msg === "shutdown complete"));
   });
 
-  test("a worker that cannot start stops the pod with its exit code", async () => {
+  test("a worker that cannot start stops the pod with its exit code", async (t) => {
     const processor = spawnProcessor({
       ...TWO_WORKERS,
       DD_SERVICE_EXTENSION_PORT: "0",
       DD_SERVICE_EXTENSION_HEALTHCHECK_PORT: "0",
       DD_APPSEC_RULES: "/nonexistent/rules.json",
     });
+    t.after(() => processor.stop());
     assert.equal(await processor.exited, 1);
     assert.ok(processor.logs.some((line) => line.msg === "worker failed during startup: stopping"));
   });

@@ -20,14 +20,16 @@ const running = new Set<ChildProcess>();
 if (process.env.NODE_TEST_CONTEXT !== undefined) after(killRunning);
 
 function killRunning(): void {
-  for (const child of running) {
-    if (child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    }
+  for (const child of running) killGroup(child);
+}
+
+/** SIGKILL to the processor's process group: the processor and the workers it forked. */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
   }
 }
 
@@ -47,6 +49,12 @@ export interface ProcessorProcess {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * Kills the processor and its workers unless it has exited, and waits until it has: the cleanup
+   * a test registers with `t.after` as soon as it starts one, so that a failing assertion cannot
+   * leave it running. Nothing to do after a test that stopped it itself.
+   */
+  stop(): Promise<void>;
   /**
    * Signals the processor and every process it started (its workers): SIGSTOP/SIGCONT pause and
    * resume the whole processor, as a stalled pod would behave.
@@ -162,6 +170,10 @@ export function spawnProcessor(env: Record<string, string>): ProcessorProcess {
       });
     },
     kill: (signal = "SIGTERM") => child.kill(signal),
+    stop: async () => {
+      if (running.has(child)) killGroup(child);
+      await exited;
+    },
     signalAll: (signal) => {
       for (const pid of processTree(child.pid ?? -1)) {
         try {
