@@ -21,7 +21,7 @@
  * the limit) for CoDel's interval, 100 ms. Then a turn admits streams until a limit's worth of
  * delay and refuses the rest, each refusal costing a small fraction of a served stream (it is
  * answered before grpc-js builds a call: `stream-gate.ts`), and the process stays backlogged until
- * no turn has been late for the interval (a turn that only refused streams is short without the
+ * no turn has been late for a second (a turn that only refused streams is short without the
  * backlog being gone).
  *
  * Open streams are bounded too: a stream lives as long as its HTTP request, and idle ones cost
@@ -59,9 +59,18 @@ const TURN_MARK_MS = 10;
 
 /**
  * CoDel's interval: the loop must have run late (by half the limit) turn after turn for this long
- * before the process counts as backlogged, and stays so until no turn has been late for as long.
+ * before the process counts as backlogged.
  */
 const INTERVAL_MS = 100;
+
+/**
+ * How long the process stays backlogged after its last late turn. Under overload, turns that
+ * admitted streams are late and turns that only refused are short; leaving the state after a few
+ * short turns let the backlog build again for a whole interval, unrefused (seen as 200-300 ms
+ * turns every few hundred ms, the served streams' p99). Staying longer costs nothing once the load
+ * is gone: a stream is refused only if it waited past the limit.
+ */
+const HOLD_MS = 1000;
 
 /**
  * When the current loop turn began, how long the turn before it lasted, and whether the process
@@ -76,13 +85,15 @@ class TurnClock {
   /** The time between its last two runs: the length of the turn(s) before this one. */
   previousMs = 0;
   /** Until when the process counts as backlogged. */
-  backloggedUntil = 0;
-  /** Since when every turn has been late; undefined after a turn on time. */
+  #backloggedUntil = 0;
+  /** Since the end of the first of the late turns that followed each other; undefined after a turn on time. */
   #lateSince: number | undefined;
+  readonly #holdMs: number;
   readonly #timer: NodeJS.Timeout;
 
   constructor(limitMs: number) {
-    const holdMs = Math.max(INTERVAL_MS, 2 * limitMs);
+    const holdMs = Math.max(HOLD_MS, 2 * limitMs);
+    this.#holdMs = holdMs;
     this.#timer = setInterval(() => {
       const now = performance.now();
       this.previousMs = now - this.markedAt;
@@ -92,10 +103,22 @@ class TurnClock {
         return;
       }
       this.#lateSince ??= now;
-      if (now < this.backloggedUntil || now - this.#lateSince >= INTERVAL_MS)
-        this.backloggedUntil = now + holdMs;
+      if (now < this.#backloggedUntil || now - this.#lateSince >= INTERVAL_MS)
+        this.#backloggedUntil = now + holdMs;
     }, TURN_MARK_MS);
     this.#timer.unref();
+  }
+
+  /**
+   * Whether the process is backlogged. Also asked within a turn: the turn that follows a late one
+   * at the onset of an overload reads everything that queued meanwhile, and is itself the second
+   * late turn that the timer would only see at its end.
+   */
+  backlogged(now: number): boolean {
+    if (now < this.#backloggedUntil) return true;
+    if (this.#lateSince === undefined || now - this.#lateSince < INTERVAL_MS) return false;
+    this.#backloggedUntil = now + this.#holdMs;
+    return true;
   }
 
   /**
@@ -136,7 +159,7 @@ class Controller implements Admission {
     const clock = this.#clock;
     if (clock === undefined) return undefined;
     const now = performance.now();
-    if (now >= clock.backloggedUntil) return undefined;
+    if (!clock.backlogged(now)) return undefined;
     const delayMs = clock.queueDelayMs(now);
     return delayMs > maxQueueDelayMs
       ? { reason: "queue-delay", delayMs, limitMs: maxQueueDelayMs }
