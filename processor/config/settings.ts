@@ -241,7 +241,7 @@ const ROWS = [
     default: 50,
     defaultText: "50ms",
     description:
-      "Load shedding: a new stream that has already waited this long in a worker when its headers are read (measured within the worker's event-loop turn; counted only when the turn before was late by half as much, so a burst or a long WAF run alone refuses nothing) is refused with RESOURCE_EXHAUSTED before any WAF work, so Envoy applies its failure mode at once instead of every request queueing past its message timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). Keep it well under Envoy's message timeout (the chart's 200ms): a stream waits about this long for each of its messages under overload.",
+      "Load shedding: once a worker is backlogged (its event-loop turns late one after the other for 100 ms, so a burst, a long WAF run or a garbage collection alone refuses nothing), a new stream that has already waited this long in it when its headers are read is refused with RESOURCE_EXHAUSTED before any WAF work, so Envoy applies its failure mode at once instead of every request queueing past its message timeout; streams already open are served (duration; a bare number is seconds; 0 turns it off). Keep it well under Envoy's message timeout (the chart's 200ms): under overload each message of a served stream waits about this long. Refusals are counted in aap_extproc_streams_refused_total.",
     parse: durationMs("s"),
   },
   {
