@@ -26,6 +26,8 @@ export interface Target {
   readonly pid: number | undefined;
   /** What its health check reports, when known. */
   readonly version: string;
+  /** Its HTTP health port (`/metrics` too), when this bench started it. */
+  readonly healthPort?: number;
   stop(): Promise<void>;
 }
 
@@ -151,6 +153,7 @@ export async function startProcessor(spec: ProcessorSpec): Promise<Target> {
     address: `127.0.0.1:${port}`,
     pid,
     version,
+    healthPort,
     stop: () => {
       stopping = true;
       return stopChild(child);

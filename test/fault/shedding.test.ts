@@ -9,6 +9,8 @@ import { test } from "node:test";
 import { type Inspector, PASS_THROUGH_INSPECTOR } from "../../processor/inspector/index.ts";
 import { createAdmission } from "../../processor/server/index.ts";
 import { Generators } from "../bench/generators.ts";
+import { filterConfig } from "../envoy-client/fake-processor.ts";
+import { createEnvoyFilter } from "../support/envoy/index.ts";
 import { servesBenign, waitFor } from "../support/fault.ts";
 import { createClient, exchange, openStream, status } from "../support/grpc-client.ts";
 import { startTestServer } from "../support/in-process.ts";
@@ -47,6 +49,37 @@ test("over the open-stream bound: refused before any WAF work, admitted again af
   await open[0]?.status;
   await waitFor(() => waf.server.idleStreams.size === 4, 2000, "one stream closed");
   await servesBenign(waf.client);
+});
+
+test("Envoy's view of a refusal: its failure mode at once, open or closed, the message timeout never waited for", async (t) => {
+  const admission = createAdmission({ maxQueueDelayMs: 0, maxOpenStreams: 1 });
+  t.after(() => admission.stop());
+  const waf = await startWafServer({ DD_APPSEC_RULES: TEST_RULES }, { admission });
+  t.after(() => waf.close());
+  const held = openStream(waf.client);
+  t.after(() => held.cancel());
+  await exchange(held, requestHeaders(getHeaders("/held"), false));
+  const attack = {
+    method: "GET",
+    path: "/",
+    headers: { host: "app.example.com", "user-agent": "dd-test-scanner-log-block" },
+  };
+  for (const failureModeAllow of [true, false]) {
+    // A message timeout of 10 s: an answer within it can only be the refusal.
+    const filter = createEnvoyFilter(filterConfig({ failureModeAllow, messageTimeoutMs: 10_000 }), {
+      target: waf.server.target,
+    });
+    t.after(() => filter.close());
+    const result = await filter.exchange({
+      request: attack,
+      upstream: async () => ({ status: 200, body: "ok" }),
+    });
+    assert.equal(result.failure, "error");
+    assert.equal(result.status, failureModeAllow ? 200 : 500);
+    assert.equal(result.failedOpen, failureModeAllow);
+    assert.equal(result.reachedUpstream, failureModeAllow, "uninspected only when failing open");
+  }
+  assert.equal(admission.refused, 2);
 });
 
 /** An inspector that spends `ms` of CPU on each exchange it opens, as a costly WAF run would. */
