@@ -17,12 +17,12 @@
  *
  * A stall is not an overload: a neighbour holding the CPU, a garbage collection, a large body or
  * a burst of requests makes one turn long, and the next one serves what arrived meanwhile. So
- * streams are refused only once the process is backlogged: its turns have all been late (by half
- * the limit) for CoDel's interval, 100 ms. Then a turn admits streams until a limit's worth of
- * delay and refuses the rest, each refusal costing a small fraction of a served stream (it is
- * answered before grpc-js builds a call: `stream-gate.ts`), and the process stays backlogged until
- * no turn has been late for a second (a turn that only refused streams is short without the
- * backlog being gone).
+ * streams are refused only once the process is backlogged: its turns have all been late by the
+ * limit for an interval (CoDel's, lengthened to 200 ms). Then a turn admits streams until a limit's
+ * worth of delay and refuses the rest, each refusal costing a small fraction of a served stream (it
+ * is answered before grpc-js builds a call: `stream-gate.ts`), and the process stays backlogged
+ * until no turn has been late by half the limit for a second (a turn that only refused streams is
+ * short without the backlog being gone).
  *
  * Open streams are bounded too: a stream lives as long as its HTTP request, and idle ones cost
  * memory but no loop time, which the delay cannot see.
@@ -58,10 +58,12 @@ export interface AdmissionOptions {
 const TURN_MARK_MS = 10;
 
 /**
- * CoDel's interval: the loop must have run late (by half the limit) turn after turn for this long
- * before the process counts as backlogged.
+ * CoDel's interval: the loop must have run late by the limit, turn after turn, for this long before
+ * the process counts as backlogged. Longer than CoDel's 100 ms: at half of saturation a 100 ms
+ * stall (measured once a minute or so on a serving process) is followed by about as long again of
+ * late turns while its backlog drains, and 100 ms refused a few streams per thousand there.
  */
-const INTERVAL_MS = 100;
+const INTERVAL_MS = 200;
 
 /**
  * How long the process stays backlogged after its last late turn. Under overload, turns that
@@ -86,7 +88,7 @@ class TurnClock {
   previousMs = 0;
   /** Until when the process counts as backlogged. */
   #backloggedUntil = 0;
-  /** Since the end of the first of the late turns that followed each other; undefined after a turn on time. */
+  /** Since the end of the first of the turns late by the limit that followed each other. */
   #lateSince: number | undefined;
   readonly #holdMs: number;
   readonly #timer: NodeJS.Timeout;
@@ -98,13 +100,11 @@ class TurnClock {
       const now = performance.now();
       this.previousMs = now - this.markedAt;
       this.markedAt = now;
-      if (this.previousMs - TURN_MARK_MS < limitMs / 2) {
-        this.#lateSince = undefined;
-        return;
-      }
-      this.#lateSince ??= now;
-      if (now < this.#backloggedUntil || now - this.#lateSince >= INTERVAL_MS)
-        this.#backloggedUntil = now + holdMs;
+      const lateMs = this.previousMs - TURN_MARK_MS;
+      if (lateMs >= limitMs) this.#lateSince ??= now;
+      else this.#lateSince = undefined;
+      // Once backlogged, a turn late by half the limit keeps it so.
+      if (lateMs >= limitMs / 2 && this.backlogged(now)) this.#backloggedUntil = now + holdMs;
     }, TURN_MARK_MS);
     this.#timer.unref();
   }
