@@ -3,7 +3,8 @@
  * at half of its saturation for FAULT_MINUTES (10), printing per minute the streams served, the
  * latency of streams and messages, errors, the process's RSS and its event-loop delay (p99 and
  * max over the minute, from its own /metrics): all must stay flat.
- * FAULT_SCENARIO (benign), FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS as in `overload.ts`.
+ * FAULT_SCENARIO (benign), FAULT_SERVER_CPUS / FAULT_CLIENT_CPUS as in `overload.ts`, FAULT_ENV
+ * (`KEY=VALUE,...`: more environment for the processor, e.g. to compare a setting).
  */
 import { Histogram } from "../../bench/histogram.ts";
 import type { Schedule, WindowResult } from "../../bench/load.ts";
@@ -21,7 +22,12 @@ const target = await startProcessor({
   appsec: true,
   workers: 1,
   rules: undefined,
-  env: {},
+  env: Object.fromEntries(
+    (process.env.FAULT_ENV ?? "")
+      .split(",")
+      .filter((pair) => pair.includes("="))
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  ),
   cpus: process.env.FAULT_SERVER_CPUS,
 });
 const generators = await startGenerators(target, scenario);
