@@ -27,13 +27,13 @@
  * Open streams are bounded too: a stream lives as long as its HTTP request, and idle ones cost
  * memory but no loop time, which the delay cannot see.
  */
-import type { RefusalReason } from "../metrics/index.ts";
-
-/** Why a stream was refused, for its gRPC status details, the logs and the metrics. */
-export type Refusal = { readonly reason: RefusalReason } & (
+/**
+ * Why a stream was refused, for its gRPC status details, the logs and the metrics (whose
+ * `RefusalReason` the reasons must match: `services.ts` passes them on).
+ */
+export type Refusal =
   | { readonly reason: "queue-delay"; readonly delayMs: number; readonly limitMs: number }
-  | { readonly reason: "open-streams"; readonly open: number; readonly limit: number }
-);
+  | { readonly reason: "open-streams"; readonly open: number; readonly limit: number };
 
 /** Decides on new streams. */
 export interface Admission {
