@@ -6,7 +6,6 @@ export type {
   InspectionMetrics,
   InspectionStatus,
   Metrics,
-  RefusalReason,
   StreamMetrics,
   StreamResult,
 } from "./types.ts";
